@@ -1,0 +1,237 @@
+//! Payment Action 3.4 inquiry (`processType` I): asks 2C2P for an invoice's state.
+//!
+//! Request and response are plain base64 XML carrying an HMAC-SHA1 `hashValue` over listed fields.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+use thiserror::Error;
+
+use crate::envelope;
+
+/// The Payment Action version this crate speaks.
+pub const ACTION_VERSION: &str = "3.4";
+/// `processType` for an inquiry.
+pub const INQUIRY: &str = "I";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InquiryError {
+    #[error("inquiry answer is not base64")]
+    NotBase64,
+    #[error("inquiry answer is not XML: {0}")]
+    NotXml(String),
+    #[error("inquiry answer has no hashValue")]
+    MissingHash,
+    #[error("inquiry answer hashValue does not match")]
+    BadHash,
+}
+
+fn hash(fields: &[&str], key: &[u8]) -> Hmac<Sha1> {
+    // HMAC is defined for keys of every length, so this constructor cannot fail for any input.
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for field in fields {
+        mac.update(field.as_bytes());
+    }
+    mac
+}
+
+/// The inquiry request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "PaymentProcessRequest", rename_all = "camelCase")]
+pub struct InquiryRequest {
+    pub version: String,
+    #[serde(rename = "merchantID")]
+    pub merchant_id: String,
+    pub process_type: String,
+    pub invoice_no: String,
+    pub hash_value: String,
+}
+
+impl InquiryRequest {
+    /// An inquiry for `invoice_no`, its hashValue computed: HMAC-SHA1(version + merchantID + processType + invoiceNo).
+    pub fn new(merchant_id: &str, invoice_no: &str, key: &[u8]) -> Self {
+        let fields = [ACTION_VERSION, merchant_id, INQUIRY, invoice_no];
+        Self {
+            version: ACTION_VERSION.to_owned(),
+            merchant_id: merchant_id.to_owned(),
+            process_type: INQUIRY.to_owned(),
+            invoice_no: invoice_no.to_owned(),
+            hash_value: hex::encode_upper(hash(&fields, key).finalize().into_bytes()),
+        }
+    }
+
+    /// `paymentRequest=` + urlencoded base64 of the request XML.
+    pub fn to_form_body(&self) -> String {
+        let xml = quick_xml::se::to_string(self).unwrap_or_default();
+        envelope::form_body("paymentRequest", &BASE64.encode(xml))
+    }
+
+    /// Checks the request's hashValue (what the simulated 2C2P does).
+    pub fn verify(&self, key: &[u8]) -> bool {
+        let fields = [self.version.as_str(), &self.merchant_id, &self.process_type, &self.invoice_no];
+        verify_hex(hash(&fields, key), &self.hash_value)
+    }
+
+    /// Reads a request from its base64 XML.
+    pub fn from_base64(text: &str) -> Result<Self, InquiryError> {
+        from_base64_xml(text)
+    }
+}
+
+fn verify_hex(mac: Hmac<Sha1>, hash_hex: &str) -> bool {
+    hex::decode(hash_hex.trim()).is_ok_and(|expected| mac.verify_slice(&expected).is_ok())
+}
+
+fn from_base64_xml<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, InquiryError> {
+    let bytes = BASE64.decode(text.trim()).map_err(|_| InquiryError::NotBase64)?;
+    let xml = std::str::from_utf8(&bytes).map_err(|_| InquiryError::NotXml("not UTF-8".into()))?;
+    quick_xml::de::from_str(xml).map_err(|e| InquiryError::NotXml(e.to_string()))
+}
+
+/// The inquiry answer; `status` carries the invoice's state (see [`crate::outcome`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "PaymentProcessResponse", rename_all = "camelCase", default)]
+pub struct InquiryResponse {
+    pub version: String,
+    pub resp_code: String,
+    pub process_type: String,
+    pub invoice_no: String,
+    pub amount: String,
+    pub status: String,
+    pub approval_code: String,
+    pub reference_no: String,
+    pub transaction_date_time: String,
+    pub paid_agent: String,
+    pub paid_channel: String,
+    pub masked_pan: String,
+    pub eci: String,
+    pub payment_scheme: String,
+    pub process_by: String,
+    pub refund_reference_no: String,
+    pub user_defined1: String,
+    pub user_defined2: String,
+    pub user_defined3: String,
+    pub user_defined4: String,
+    pub user_defined5: String,
+    pub hash_value: String,
+}
+
+impl InquiryResponse {
+    fn hashed_fields(&self) -> [&str; 21] {
+        [
+            &self.version,
+            &self.resp_code,
+            &self.process_type,
+            &self.invoice_no,
+            &self.amount,
+            &self.status,
+            &self.approval_code,
+            &self.reference_no,
+            &self.transaction_date_time,
+            &self.paid_agent,
+            &self.paid_channel,
+            &self.masked_pan,
+            &self.eci,
+            &self.payment_scheme,
+            &self.process_by,
+            &self.refund_reference_no,
+            &self.user_defined1,
+            &self.user_defined2,
+            &self.user_defined3,
+            &self.user_defined4,
+            &self.user_defined5,
+        ]
+    }
+
+    /// Reads an answer and checks its hashValue (either case) before handing it out.
+    pub fn open(text: &str, key: &[u8]) -> Result<Self, InquiryError> {
+        let response: Self = from_base64_xml(text)?;
+        if response.hash_value.trim().is_empty() {
+            return Err(InquiryError::MissingHash);
+        }
+        if !verify_hex(hash(&response.hashed_fields(), key), &response.hash_value) {
+            return Err(InquiryError::BadHash);
+        }
+        Ok(response)
+    }
+
+    /// Computes hashValue and encodes the answer as 2C2P would (what the simulated 2C2P sends).
+    pub fn seal(mut self, key: &[u8]) -> String {
+        self.hash_value = hex::encode(hash(&self.hashed_fields(), key).finalize().into_bytes());
+        BASE64.encode(quick_xml::se::to_string(&self).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEY: &[u8] = b"S3cretKeyForTests";
+
+    #[test]
+    fn request_hash_is_hmac_sha1_over_the_four_fields() {
+        let request = InquiryRequest::new("M0001", "INV1", KEY);
+        let expected = hex::encode_upper(hash(&["3.4M0001IINV1"], KEY).finalize().into_bytes());
+        assert_eq!(request.hash_value, expected);
+        assert_eq!(request.hash_value.len(), 40);
+        assert!(request.verify(KEY));
+        assert!(!request.verify(b"other"));
+        let mut tampered = request.clone();
+        tampered.invoice_no = "INV2".into();
+        assert!(!tampered.verify(KEY));
+    }
+
+    #[test]
+    fn request_form_body_carries_the_xml() {
+        let request = InquiryRequest::new("M0001", "INV1", KEY);
+        let body = request.to_form_body();
+        let field = envelope::base64_form_field(body.as_bytes(), "paymentRequest").expect("field");
+        let xml = String::from_utf8(BASE64.decode(&field).expect("base64")).expect("utf8");
+        assert!(xml.starts_with("<PaymentProcessRequest><version>3.4</version><merchantID>M0001</merchantID><processType>I</processType><invoiceNo>INV1</invoiceNo><hashValue>"), "{xml}");
+        assert_eq!(InquiryRequest::from_base64(&field), Ok(request));
+    }
+
+    #[test]
+    fn response_hash_is_verified_in_either_case() {
+        let response = InquiryResponse {
+            version: "3.4".into(),
+            resp_code: "00".into(),
+            process_type: "I".into(),
+            invoice_no: "INV1".into(),
+            amount: "000000001250".into(),
+            status: "A".into(),
+            ..InquiryResponse::default()
+        };
+        let sealed = response.clone().seal(KEY);
+        let opened = InquiryResponse::open(&sealed, KEY).expect("verifies");
+        assert_eq!(opened.status, "A");
+        assert_eq!(opened.hash_value.to_lowercase(), opened.hash_value, "sealed lowercase, as samples show");
+        let upper = InquiryResponse { hash_value: opened.hash_value.to_uppercase(), ..opened.clone() };
+        let upper_xml = BASE64.encode(quick_xml::se::to_string(&upper).expect("xml"));
+        assert!(InquiryResponse::open(&upper_xml, KEY).is_ok());
+        assert_eq!(InquiryResponse::open(&sealed, b"other"), Err(InquiryError::BadHash));
+        let changed = InquiryResponse { status: "PF".into(), ..opened };
+        let changed_xml = BASE64.encode(quick_xml::se::to_string(&changed).expect("xml"));
+        assert_eq!(InquiryResponse::open(&changed_xml, KEY), Err(InquiryError::BadHash));
+    }
+
+    #[test]
+    fn malformed_answers_are_typed() {
+        assert_eq!(InquiryResponse::open("***", KEY), Err(InquiryError::NotBase64));
+        assert!(matches!(InquiryResponse::open(&BASE64.encode("<a><b></a>"), KEY), Err(InquiryError::NotXml(_))));
+        let no_hash = BASE64.encode("<PaymentProcessResponse><respCode>00</respCode></PaymentProcessResponse>");
+        assert_eq!(InquiryResponse::open(&no_hash, KEY), Err(InquiryError::MissingHash));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_answers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = InquiryResponse::open(&BASE64.encode(&bytes), KEY);
+            let _ = InquiryResponse::open(&String::from_utf8_lossy(&bytes), KEY);
+            let _ = InquiryRequest::from_base64(&BASE64.encode(&bytes));
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The wire formats, and nothing else: no I/O, no async, no AWS.
+//!
+//! - [`money`]: minor units and the one currency table;
+//! - [`envelope`]: 2C2P's signed envelope (HMAC-SHA256 over the payload's base64 text);
+//! - [`securepay`]: the SecurePay 9.9 WCMINI request, response and notification;
+//! - [`outcome`]: what a respCode/status pair means;
+//! - [`inquiry`]: Payment Action 3.4 inquiry with its HMAC-SHA1 hashValue;
+//! - [`wechat`]: the code2Session answer;
+//! - [`description`]: the `desc` cleaning rule.
+
+pub mod description;
+pub mod envelope;
+pub mod inquiry;
+pub mod money;
+pub mod outcome;
+pub mod securepay;
+pub mod wechat;
