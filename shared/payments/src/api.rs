@@ -1,0 +1,271 @@
+//! The contract's HTTP surface shared by every route: the error JSON, the one mapping from
+//! failures to status codes, body limits, JSON field checks and bearer tokens.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::order::UnixSeconds;
+use crate::session::{SessionTokens, TokenError};
+use crate::upstream::UpstreamError;
+
+/// Every route refuses bodies over 16 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An error answer of ours. Each variant is one row of the contract's error table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    InvalidRequest(String),
+    Unauthorized(String),
+    InvalidCode,
+    LoginBlocked,
+    NotFound,
+    OrderConflict(&'static str),
+    AlreadyPaid,
+    PayloadTooLarge,
+    RateLimited,
+    PaymentRejected {
+        resp_code: String,
+        fail_reason: String,
+    },
+    Upstream(String),
+    UpstreamTimeout(String),
+    /// Logged with the request id; the message reveals nothing.
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) | Self::InvalidCode => StatusCode::UNAUTHORIZED,
+            Self::LoginBlocked => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::OrderConflict(_) | Self::AlreadyPaid => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::PaymentRejected { .. } | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::InvalidCode => "invalid_code",
+            Self::LoginBlocked => "login_blocked",
+            Self::NotFound => "not_found",
+            Self::OrderConflict(_) => "order_conflict",
+            Self::AlreadyPaid => "already_paid",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::PaymentRejected { .. } => "payment_rejected",
+            Self::Upstream(_) => "upstream_error",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidRequest(m) | Self::Unauthorized(m) | Self::Upstream(m) | Self::UpstreamTimeout(m) => m.clone(),
+            Self::OrderConflict(m) => (*m).to_owned(),
+            Self::InvalidCode => "WeChat says the login code is invalid or already used; call wx.login again.".into(),
+            Self::LoginBlocked => "WeChat blocked the login of this user as high-risk.".into(),
+            Self::NotFound => "No such order for this user.".into(),
+            Self::AlreadyPaid => "The order is paid already.".into(),
+            Self::PayloadTooLarge => format!("The body is over {} KiB.", MAX_BODY_BYTES / 1024),
+            Self::RateLimited => "WeChat's login rate limit was reached; try again in a minute.".into(),
+            Self::PaymentRejected { resp_code, fail_reason } => {
+                format!("2C2P did not create the WeChat order (respCode {resp_code}): {fail_reason}")
+            }
+            Self::Internal => "Something went wrong on our side; it has been logged.".into(),
+        }
+    }
+
+    /// The contract's error JSON with this error's status.
+    pub fn to_response(&self) -> Response<Body> {
+        json_response(self.status(), &json!({"error": {"code": self.code(), "message": self.message()}}))
+    }
+
+    /// 2C2P or WeChat gave no usable answer.
+    pub fn from_upstream(error: &UpstreamError) -> Self {
+        match error {
+            UpstreamError::Timeout(_) => Self::UpstreamTimeout(format!("{error}; try again.")),
+            _ => Self::Upstream(format!("{error}; try again later.")),
+        }
+    }
+}
+
+/// A JSON answer.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The body as bytes (API Gateway may have base64-encoded it; lambda_http decoded it already).
+pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(bytes)
+}
+
+/// The body as a JSON object; fields are then read with [`string_field`].
+pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body_bytes(request)?;
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::InvalidRequest("The body must be a JSON object.".into())),
+        Err(_) => Err(ApiError::InvalidRequest("The body is not valid JSON.".into())),
+    }
+}
+
+/// A required string field, 1 to `max_chars` characters, accepted only if `allowed` holds for every character.
+pub fn string_field<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+    max_chars: usize,
+    allowed: impl Fn(char) -> bool,
+    rule: &str,
+) -> Result<&'a str, ApiError> {
+    let value = match body.get(name) {
+        None | Some(Value::Null) => return Err(ApiError::InvalidRequest(format!("{name} is required."))),
+        Some(Value::String(text)) => text.as_str(),
+        Some(_) => return Err(ApiError::InvalidRequest(format!("{name} must be a string."))),
+    };
+    let count = value.chars().count();
+    if count == 0 || count > max_chars {
+        return Err(ApiError::InvalidRequest(format!("{name} must be 1 to {max_chars} characters.")));
+    }
+    if !value.chars().all(allowed) {
+        return Err(ApiError::InvalidRequest(format!("{name} {rule}.")));
+    }
+    Ok(value)
+}
+
+/// The openid bound to the request's bearer token.
+pub fn bearer_openid(request: &Request, tokens: &SessionTokens, now: UnixSeconds) -> Result<String, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("The Authorization: Bearer <token> header is missing.".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be Bearer <token>.".into()))?;
+    tokens.verify(token, now).map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized("The session token has expired; log in again.".into()),
+        TokenError::Invalid => ApiError::Unauthorized("The session token is malformed or forged; log in again.".into()),
+    })
+}
+
+/// The Lambda request id, for correlating an `internal` answer with its log line.
+pub fn request_id(request: &Request) -> String {
+    use lambda_http::RequestExt as _;
+    request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "local".to_owned())
+}
+
+/// Turns a handler's result into the response, logging what the contract calls `internal`.
+pub fn respond(request_id: &str, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            if error == ApiError::Internal {
+                tracing::error!(request_id, "internal error answered 500");
+            }
+            error.to_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(response: &Response<Body>) -> Value {
+        match response.body() {
+            Body::Text(text) => serde_json::from_str(text).expect("json"),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_error_is_the_contract_json() {
+        let cases = [
+            (ApiError::InvalidRequest("amount is required.".into()), 400, "invalid_request"),
+            (ApiError::Unauthorized("x".into()), 401, "unauthorized"),
+            (ApiError::InvalidCode, 401, "invalid_code"),
+            (ApiError::LoginBlocked, 403, "login_blocked"),
+            (ApiError::NotFound, 404, "not_found"),
+            (ApiError::OrderConflict("taken"), 409, "order_conflict"),
+            (ApiError::AlreadyPaid, 409, "already_paid"),
+            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (ApiError::RateLimited, 429, "rate_limited"),
+            (
+                ApiError::PaymentRejected { resp_code: "99".into(), fail_reason: "Invalid amt".into() },
+                502,
+                "payment_rejected",
+            ),
+            (ApiError::Upstream("x".into()), 502, "upstream_error"),
+            (ApiError::UpstreamTimeout("x".into()), 504, "upstream_timeout"),
+            (ApiError::Internal, 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            let response = error.to_response();
+            assert_eq!(response.status().as_u16(), status, "{code}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body = body_of(&response);
+            assert_eq!(body["error"]["code"], code);
+            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert_eq!(body.as_object().map(|o| o.len()), Some(1));
+        }
+        let rejected = ApiError::PaymentRejected { resp_code: "99".into(), fail_reason: "Invalid amt".into() };
+        assert!(rejected.message().contains("99") && rejected.message().contains("Invalid amt"));
+    }
+
+    #[test]
+    fn upstream_failures_map_to_502_and_504() {
+        assert_eq!(ApiError::from_upstream(&UpstreamError::Timeout("2C2P")).status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(
+            ApiError::from_upstream(&UpstreamError::HttpStatus { service: "2C2P", status: 503 }).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(ApiError::from_upstream(&UpstreamError::BadSignature("2C2P")).code(), "upstream_error");
+    }
+
+    #[test]
+    fn string_fields_name_the_field() {
+        let body: Map<String, Value> =
+            serde_json::from_str(r#"{"a":"ok","n":12,"z":null,"long":"xxxx"}"#).expect("json");
+        let any = |_: char| true;
+        assert_eq!(string_field(&body, "a", 10, any, ""), Ok("ok"));
+        assert_eq!(string_field(&body, "b", 10, any, ""), Err(ApiError::InvalidRequest("b is required.".into())));
+        assert_eq!(string_field(&body, "z", 10, any, ""), Err(ApiError::InvalidRequest("z is required.".into())));
+        assert_eq!(string_field(&body, "n", 10, any, ""), Err(ApiError::InvalidRequest("n must be a string.".into())));
+        assert_eq!(
+            string_field(&body, "long", 3, any, ""),
+            Err(ApiError::InvalidRequest("long must be 1 to 3 characters.".into()))
+        );
+        assert_eq!(
+            string_field(&body, "a", 10, |c| c == 'o', "may only contain o"),
+            Err(ApiError::InvalidRequest("a may only contain o.".into()))
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! HTTP clients for 2C2P and WeChat: built once, with connect and total timeouts well inside the
+//! Lambda timeout. Errors never carry a URL (WeChat's carries the app secret) or a raw body.
+
+use std::time::Duration;
+
+use protocol::inquiry::{InquiryError, InquiryRequest, InquiryResponse};
+use protocol::securepay::{MessageError, PaymentRequest, PaymentResponse};
+use protocol::wechat::{Code2Session, Code2SessionError, parse_code2session};
+use thiserror::Error;
+
+use crate::secret::Secret;
+
+/// Connecting must be quick; an upstream that cannot take the connection in 2 s is down for us.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Whole call, well inside the 10-15 s Lambda timeouts, so we can still record the failure and answer.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// An upstream call that did not give us a usable answer. Each kind maps to its contract error.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UpstreamError {
+    #[error("{0} did not answer in time")]
+    Timeout(&'static str),
+    #[error("{0} could not be reached")]
+    Unreachable(&'static str),
+    #[error("{service} answered HTTP {status}")]
+    HttpStatus { service: &'static str, status: u16 },
+    #[error("{service} answered something unreadable: {reason}")]
+    Garbage { service: &'static str, reason: String },
+    #[error("{0} answered with a signature that does not match")]
+    BadSignature(&'static str),
+}
+
+pub const PGW: &str = "2C2P";
+pub const WECHAT: &str = "WeChat";
+
+/// One HTTP client for every outbound call of a function.
+pub fn http_client() -> reqwest::Client {
+    http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+}
+
+/// The same client with other timeouts (tests use short ones to see a timeout without waiting 8 s).
+pub fn http_client_with(connect: Duration, total: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .user_agent(concat!("wechat-2c2p-payments/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+fn transport_error(service: &'static str, error: &reqwest::Error) -> UpstreamError {
+    if error.is_timeout() { UpstreamError::Timeout(service) } else { UpstreamError::Unreachable(service) }
+}
+
+async fn post_form(
+    http: &reqwest::Client,
+    service: &'static str,
+    url: &str,
+    body: String,
+) -> Result<String, UpstreamError> {
+    let response = http
+        .post(url)
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport_error(service, &e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(UpstreamError::HttpStatus { service, status: status.as_u16() });
+    }
+    response.text().await.map_err(|e| transport_error(service, &e))
+}
+
+/// 2C2P SecurePay and Payment Action.
+#[derive(Clone)]
+pub struct PgwClient {
+    http: reqwest::Client,
+    payment_url: String,
+    action_url: String,
+    merchant_id: String,
+    key: Secret,
+}
+
+impl PgwClient {
+    pub fn new(http: reqwest::Client, payment_url: &str, action_url: &str, merchant_id: &str, key: Secret) -> Self {
+        Self {
+            http,
+            payment_url: payment_url.to_owned(),
+            action_url: action_url.to_owned(),
+            merchant_id: merchant_id.to_owned(),
+            key,
+        }
+    }
+
+    /// Sends a signed WCMINI payment request; the answer's signature is checked before it is read.
+    pub async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentResponse, UpstreamError> {
+        let body = request.to_form_body(self.key.expose().as_bytes());
+        let answer = post_form(&self.http, PGW, &self.payment_url, body).await?;
+        PaymentResponse::open(answer.trim(), self.key.expose().as_bytes()).map_err(|e| match e {
+            MessageError::Envelope(protocol::envelope::EnvelopeError::BadSignature) => UpstreamError::BadSignature(PGW),
+            other => UpstreamError::Garbage { service: PGW, reason: other.to_string() },
+        })
+    }
+
+    /// Asks 2C2P for an invoice's state (Payment Action 3.4 inquiry); the answer's hash is checked.
+    pub async fn inquire(&self, invoice_no: &str) -> Result<InquiryResponse, UpstreamError> {
+        let request = InquiryRequest::new(&self.merchant_id, invoice_no, self.key.expose().as_bytes());
+        let answer = post_form(&self.http, PGW, &self.action_url, request.to_form_body()).await?;
+        InquiryResponse::open(answer.trim(), self.key.expose().as_bytes()).map_err(|e| match e {
+            InquiryError::BadHash | InquiryError::MissingHash => UpstreamError::BadSignature(PGW),
+            other => UpstreamError::Garbage { service: PGW, reason: other.to_string() },
+        })
+    }
+}
+
+/// Why a login failed: WeChat's own refusal, or no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LoginError {
+    #[error(transparent)]
+    Refused(Code2SessionError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// WeChat's jscode2session.
+#[derive(Clone)]
+pub struct WechatClient {
+    http: reqwest::Client,
+    api_url: String,
+    app_id: String,
+    app_secret: Secret,
+}
+
+impl WechatClient {
+    pub fn new(http: reqwest::Client, api_url: &str, app_id: &str, app_secret: Secret) -> Self {
+        Self { http, api_url: api_url.trim_end_matches('/').to_owned(), app_id: app_id.to_owned(), app_secret }
+    }
+
+    /// Exchanges a `wx.login` code for the user's openid. The body is read as JSON whatever its type.
+    pub async fn code2session(&self, code: &str) -> Result<Code2Session, LoginError> {
+        let url = format!("{}/sns/jscode2session", self.api_url);
+        let query = [
+            ("appid", self.app_id.as_str()),
+            ("secret", self.app_secret.expose()),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ];
+        let response = self.http.get(url).query(&query).send().await.map_err(|e| transport_error(WECHAT, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(UpstreamError::HttpStatus { service: WECHAT, status: status.as_u16() }.into());
+        }
+        let body = response.bytes().await.map_err(|e| transport_error(WECHAT, &e))?;
+        parse_code2session(&body).map_err(|e| match e {
+            Code2SessionError::NotJson | Code2SessionError::MissingOpenid => {
+                UpstreamError::Garbage { service: WECHAT, reason: e.to_string() }.into()
+            }
+            refused => LoginError::Refused(refused),
+        })
+    }
+}
