@@ -1,22 +1,29 @@
-//! The in-memory store: the same conditional semantics as DynamoDB, for tests and the sandbox.
+//! The in-memory store: the same conditional semantics as the DynamoDB one, for tests and the sandbox.
+//!
+//! Every operation takes the lock, decides and writes in one step, and releases it before returning:
+//! a condition is checked and the write made atomically, exactly as one conditional `PutItem` does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{NotificationRecord, OrderStore, Recorded, StoreError};
 use crate::order::{Attempt, Order, StoredStatus};
 
+/// What `fail_writes(true)` makes every write answer.
+const INJECTED: &str = "injected failure";
+
 #[derive(Default)]
 struct Tables {
     orders: HashMap<String, Order>,
     attempts: HashMap<String, Attempt>,
-    /// Keyed by (invoice, fingerprint); the Vec keeps arrival order.
-    notification_keys: HashMap<(Option<String>, String), usize>,
+    /// (invoice, fingerprint) of every kept notification: the replay key.
+    notification_keys: HashSet<(Option<String>, String)>,
+    /// Every kept notification, in arrival order.
     notifications: Vec<NotificationRecord>,
 }
 
-/// Orders in a mutex-guarded map; the lock is never held across an await.
+/// Orders, attempts and notifications in mutex-guarded maps; the lock is never held across an await.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
@@ -28,28 +35,29 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Makes every write fail as an unavailable store would (tests of "the store failing during notify").
+    /// While `true`, every write fails with `StoreError::Unavailable("injected failure")` and changes
+    /// nothing, as an unreachable store would; reads still work.
     pub fn fail_writes(&self, fail: bool) {
         self.fail_writes.store(fail, Ordering::SeqCst);
     }
 
-    fn write<T>(&self, change: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if self.fail_writes.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
-        self.read(change)
+    fn with_tables<T>(&self, action: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut tables =
+            self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".to_owned()))?;
+        action(&mut tables)
     }
 
-    fn read<T>(&self, look: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut tables =
-            self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
-        look(&mut tables)
+    fn write<T>(&self, action: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(INJECTED.to_owned()));
+        }
+        self.with_tables(action)
     }
 }
 
 impl OrderStore for MemoryStore {
     async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        self.read(|t| Ok(t.orders.get(order_id).cloned()))
+        self.with_tables(|t| Ok(t.orders.get(order_id).cloned()))
     }
 
     async fn insert_order(&self, order: &Order) -> Result<(), StoreError> {
@@ -73,6 +81,7 @@ impl OrderStore for MemoryStore {
                 *stored = next.clone();
                 Ok(())
             }
+            // Missing, or changed since it was read: DynamoDB's condition fails the same way.
             _ => Err(StoreError::ConditionFailed),
         })
     }
@@ -88,26 +97,25 @@ impl OrderStore for MemoryStore {
     }
 
     async fn get_attempt(&self, invoice_no: &str) -> Result<Option<Attempt>, StoreError> {
-        self.read(|t| Ok(t.attempts.get(invoice_no).cloned()))
+        self.with_tables(|t| Ok(t.attempts.get(invoice_no).cloned()))
     }
 
     async fn record_notification(&self, record: &NotificationRecord) -> Result<Recorded, StoreError> {
         self.write(|t| {
-            let key = (record.invoice_no.clone(), record.fingerprint.clone());
-            if t.notification_keys.contains_key(&key) {
+            // The first record with this key stays as it was.
+            if !t.notification_keys.insert((record.invoice_no.clone(), record.fingerprint.clone())) {
                 return Ok(Recorded::Replay);
             }
-            t.notification_keys.insert(key, t.notifications.len());
             t.notifications.push(record.clone());
             Ok(Recorded::New)
         })
     }
 
     async fn notifications(&self, invoice_no: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
-        self.read(|t| {
+        self.with_tables(|t| {
             let mut found: Vec<NotificationRecord> =
                 t.notifications.iter().filter(|r| r.invoice_no.as_deref() == invoice_no).cloned().collect();
-            // Stable: equal times keep arrival order.
+            // A stable sort: records received in the same second keep their arrival order.
             found.sort_by_key(|r| r.received_at);
             Ok(found)
         })
