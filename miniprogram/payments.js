@@ -15,8 +15,8 @@
  * Errors are PaymentError with a `code`:
  *   network         wx.request failed (no connection, DNS, TLS)
  *   timeout         the order did not reach a final status in time (it may still; ask again later)
- *   cancelled       the user closed the WeChat payment sheet
- *   payment_failed  WeChat refused the payment (err.detail has WeChat's errMsg)
+ *   cancelled       the user closed the WeChat payment sheet (err.order: the order's status then)
+ *   payment_failed  WeChat refused the payment (err.detail has WeChat's errMsg, err.order the order)
  *   rejected        the order ended `failed` or `expired` (err.order has it)
  *   login_failed    wx.login itself failed
  *   <server code>   any error code of the API (invalid_request, order_conflict, already_paid,
@@ -188,10 +188,11 @@
       try {
         await requestPayment(prepaid.payment);
       } catch (error) {
-        if (error.code !== 'cancelled') throw error;
-        // The server is authoritative: a payment can complete even when the sheet reports cancel.
-        var current = await getOrder(order.orderId);
-        if (current.status === 'paid' || current.status === 'review') return current;
+        // The server is authoritative: a payment can complete even when the sheet reports a failure,
+        // so ask once and hand the order's status back with the error.
+        var current = await getOrder(order.orderId).catch(function () { return null; });
+        if (current && (current.status === 'paid' || current.status === 'review')) return current;
+        if (current) error.order = current;
         throw error;
       }
       var final = await waitForFinal(order.orderId);
