@@ -162,3 +162,10 @@ test('wx.login failure is login_failed; missing config is refused', async () => 
   await assert.rejects(client(wx).login(), { code: 'login_failed' });
   assert.throws(() => createClient({ wx }), { code: 'invalid_config' });
 });
+
+test('the DevTools example carries an identical copy of the module', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const read = (p) => fs.readFileSync(path.join(__dirname, '..', p), 'utf8');
+  assert.equal(read('example/utils/payments.js'), read('payments.js'), 'copy miniprogram/payments.js to example/utils/');
+});
