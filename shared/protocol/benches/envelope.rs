@@ -5,31 +5,21 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use protocol::envelope;
-use protocol::securepay::{PaymentRequest, PaymentResponse, RequestMiniProgramData, WCMINI, WechatPayer};
+use protocol::securepay::{PaymentRequest, PaymentResponse, WcminiFields};
 
 const KEY: &[u8] = b"S3cretKeyForTests";
 
 fn request() -> PaymentRequest {
-    PaymentRequest {
-        time_stamp: "261126120000".into(),
-        merchant_id: "M0001".into(),
-        unique_transaction_code: "INV20261126000001".into(),
-        desc: "Latte x2".into(),
-        amt: "000000001250".into(),
-        currency_code: "702".into(),
-        pan_country: None,
-        cardholder_name: None,
-        payment_channel: WCMINI.into(),
-        user_defined1: Some("A-1001".into()),
-        user_defined2: None,
-        user_defined3: None,
-        user_defined4: None,
-        user_defined5: None,
-        payment_expiry: None,
-        mini_program_data: RequestMiniProgramData {
-            wechat: WechatPayer { app_id: "wx1234567890abcdef".into(), open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into() },
-        },
-    }
+    PaymentRequest::wcmini(WcminiFields {
+        time_stamp: "261126120000",
+        merchant_id: "M0001",
+        invoice_no: "INV20261126000001",
+        desc: "Latte x2",
+        amt: "000000001250",
+        currency_code: "702",
+        app_id: "wx1234567890abcdef",
+        open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+    })
 }
 
 fn benches(c: &mut Criterion) {

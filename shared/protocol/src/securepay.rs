@@ -81,7 +81,44 @@ pub struct PaymentRequest {
     pub mini_program_data: RequestMiniProgramData,
 }
 
+/// The fields every WCMINI request needs; the rest start empty and are set by name.
+#[derive(Debug, Clone, Copy)]
+pub struct WcminiFields<'a> {
+    pub time_stamp: &'a str,
+    pub merchant_id: &'a str,
+    pub invoice_no: &'a str,
+    pub desc: &'a str,
+    pub amt: &'a str,
+    pub currency_code: &'a str,
+    pub app_id: &'a str,
+    pub open_id: &'a str,
+}
+
 impl PaymentRequest {
+    /// A WCMINI request with only what the payment needs; optional elements are left out.
+    pub fn wcmini(fields: WcminiFields<'_>) -> Self {
+        Self {
+            time_stamp: fields.time_stamp.to_owned(),
+            merchant_id: fields.merchant_id.to_owned(),
+            unique_transaction_code: fields.invoice_no.to_owned(),
+            desc: fields.desc.to_owned(),
+            amt: fields.amt.to_owned(),
+            currency_code: fields.currency_code.to_owned(),
+            pan_country: None,
+            cardholder_name: None,
+            payment_channel: WCMINI.to_owned(),
+            user_defined1: None,
+            user_defined2: None,
+            user_defined3: None,
+            user_defined4: None,
+            user_defined5: None,
+            payment_expiry: None,
+            mini_program_data: RequestMiniProgramData {
+                wechat: WechatPayer { app_id: fields.app_id.to_owned(), open_id: fields.open_id.to_owned() },
+            },
+        }
+    }
+
     /// The inner XML document.
     pub fn to_xml(&self) -> String {
         quick_xml::se::to_string(self).unwrap_or_default()
@@ -305,27 +342,18 @@ mod tests {
 
     fn request() -> PaymentRequest {
         PaymentRequest {
-            time_stamp: "261126120000".into(),
-            merchant_id: "M0001".into(),
-            unique_transaction_code: "INV20261126000001".into(),
-            desc: "Latte x2".into(),
-            amt: "000000001250".into(),
-            currency_code: "702".into(),
             pan_country: Some("SG".into()),
             cardholder_name: Some("WeChat User".into()),
-            payment_channel: WCMINI.into(),
-            user_defined1: None,
-            user_defined2: None,
-            user_defined3: None,
-            user_defined4: None,
-            user_defined5: None,
-            payment_expiry: None,
-            mini_program_data: RequestMiniProgramData {
-                wechat: WechatPayer {
-                    app_id: "wx1234567890abcdef".into(),
-                    open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
-                },
-            },
+            ..PaymentRequest::wcmini(WcminiFields {
+                time_stamp: "261126120000",
+                merchant_id: "M0001",
+                invoice_no: "INV20261126000001",
+                desc: "Latte x2",
+                amt: "000000001250",
+                currency_code: "702",
+                app_id: "wx1234567890abcdef",
+                open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+            })
         }
     }
 

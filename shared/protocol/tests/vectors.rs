@@ -3,7 +3,7 @@
 use protocol::envelope::{self, API_VERSION};
 use protocol::money::{Currency, parse_amount, to_pgw_amt};
 use protocol::outcome::{Outcome, classify};
-use protocol::securepay::{PaymentRequest, PaymentResponse, RequestMiniProgramData, WCMINI, WechatPayer};
+use protocol::securepay::{PaymentRequest, PaymentResponse, WcminiFields};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -16,25 +16,20 @@ fn text<'a>(vectors: &'a Value, name: &str) -> &'a str {
 
 fn vector_request() -> PaymentRequest {
     let sgd = Currency::from_code("SGD").expect("SGD");
+    let amt = to_pgw_amt(parse_amount("12.50", sgd).expect("amount"));
     PaymentRequest {
-        time_stamp: "261126120000".into(),
-        merchant_id: "M0001".into(),
-        unique_transaction_code: "INV20261126000001".into(),
-        desc: "Latte x2".into(),
-        amt: to_pgw_amt(parse_amount("12.50", sgd).expect("amount")),
-        currency_code: sgd.numeric.into(),
         pan_country: Some("SG".into()),
         cardholder_name: Some("WeChat User".into()),
-        payment_channel: WCMINI.into(),
-        user_defined1: None,
-        user_defined2: None,
-        user_defined3: None,
-        user_defined4: None,
-        user_defined5: None,
-        payment_expiry: None,
-        mini_program_data: RequestMiniProgramData {
-            wechat: WechatPayer { app_id: "wx1234567890abcdef".into(), open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into() },
-        },
+        ..PaymentRequest::wcmini(WcminiFields {
+            time_stamp: "261126120000",
+            merchant_id: "M0001",
+            invoice_no: "INV20261126000001",
+            desc: "Latte x2",
+            amt: &amt,
+            currency_code: sgd.numeric,
+            app_id: "wx1234567890abcdef",
+            open_id: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+        })
     }
 }
 

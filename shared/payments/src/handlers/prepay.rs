@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response};
 use protocol::description::clean_description;
 use protocol::money::{CURRENCIES, Currency, MinorUnits, format_amount, parse_amount, to_pgw_amt};
 use protocol::outcome::{Outcome, classify};
-use protocol::securepay::{PaymentRequest, RequestMiniProgramData, WCMINI, WechatPayer, WechatPayment};
+use protocol::securepay::{PaymentRequest, WcminiFields, WechatPayment};
 use serde_json::{Map, Value, json};
 
 use crate::api::{self, ApiError};
@@ -176,25 +176,21 @@ impl<S: OrderStore> PrepayHandler<S> {
 
     /// Asks 2C2P for the WeChat order and records the answer, whatever it is.
     async fn call_pgw(&self, order: Order, input: &PrepayInput) -> Result<Response<Body>, ApiError> {
+        let time_stamp = timefmt::pgw_timestamp(self.clock.now());
+        let amt = to_pgw_amt(order.amount);
         let request = PaymentRequest {
-            time_stamp: timefmt::pgw_timestamp(self.clock.now()),
-            merchant_id: self.merchant_id.clone(),
-            unique_transaction_code: order.invoice_no.clone(),
-            desc: input.desc_for_pgw.clone(),
-            amt: to_pgw_amt(order.amount),
-            currency_code: order.currency.numeric.to_owned(),
-            pan_country: None,
-            cardholder_name: None,
-            payment_channel: WCMINI.to_owned(),
+            // The merchant's own reference travels along, so 2C2P's reports show it.
             user_defined1: Some(order.order_id.clone()),
-            user_defined2: None,
-            user_defined3: None,
-            user_defined4: None,
-            user_defined5: None,
-            payment_expiry: None,
-            mini_program_data: RequestMiniProgramData {
-                wechat: WechatPayer { app_id: self.app_id.clone(), open_id: order.openid.clone() },
-            },
+            ..PaymentRequest::wcmini(WcminiFields {
+                time_stamp: &time_stamp,
+                merchant_id: &self.merchant_id,
+                invoice_no: &order.invoice_no,
+                desc: &input.desc_for_pgw,
+                amt: &amt,
+                currency_code: order.currency.numeric,
+                app_id: &self.app_id,
+                open_id: &order.openid,
+            })
         };
         let response = match self.pgw.create_payment(&request).await {
             Ok(response) => response,
