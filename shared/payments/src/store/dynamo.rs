@@ -1,18 +1,22 @@
-//! The DynamoDB adapter. One table, keys `pk`/`sk` (as template.yaml defines them):
+//! The DynamoDB adapter. One table, keys `pk`/`sk` (both strings, as template.yaml defines them):
 //!
 //! | item | pk | sk |
 //! | --- | --- | --- |
 //! | order | `ORDER#{orderId}` | `ORDER` |
 //! | attempt (invoice → order) | `INVOICE#{invoiceNo}` | `ATTEMPT` |
-//! | notification | `INVOICE#{invoiceNo}` (`UNREADABLE` when unreadable) | `NOTIFY#{sha256 of the envelope}` |
+//! | notification | `INVOICE#{invoiceNo}` (`UNREADABLE` when unreadable) | `NOTIFY#{fingerprint}` |
 //!
-//! Every write is a conditional `PutItem`; reads are strongly consistent.
+//! Other attributes are camelCase; optional ones are absent when unset (never NULL). Every write is
+//! one conditional `PutItem`; every read is strongly consistent. Encoding and decoding are pure
+//! functions, tested here; the conformance suite in `tests/` runs the adapter against a server.
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
@@ -26,6 +30,10 @@ const ORDER_SK: &str = "ORDER";
 const ATTEMPT_SK: &str = "ATTEMPT";
 const NOTIFY_PREFIX: &str = "NOTIFY#";
 const UNREADABLE_PK: &str = "UNREADABLE";
+/// Claims a key: the put succeeds only if no item has it yet.
+const IS_NEW: &str = "attribute_not_exists(pk)";
+/// Replaces an order only if it is still what the caller read (a missing order fails it too).
+const IS_UNCHANGED: &str = "#version = :expected_version AND #status = :expected_status";
 
 /// Orders, attempts and notifications in one DynamoDB table.
 #[derive(Clone)]
@@ -39,23 +47,32 @@ impl DynamoStore {
         Self { client, table }
     }
 
-    /// A client from the standard AWS configuration (honours `AWS_ENDPOINT_URL_DYNAMODB`).
-    /// Builds the client only: no network I/O happens until the first request.
+    /// A client from the standard AWS configuration (which honours `AWS_ENDPOINT_URL_DYNAMODB`).
+    /// Only builds the client: nothing goes over the network until the first request.
+    ///
+    /// Every request is bounded (retries included), so a stuck store makes the function answer an
+    /// error well before Lambda's own timeout cuts it off.
     pub async fn from_env(table: String) -> Self {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(3))
+            .build();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         Self::new(Client::new(&config), table)
     }
 
-    async fn put(&self, item: Item, condition: &str, values: Option<Item>) -> Result<(), StoreError> {
-        let mut request =
-            self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
-        if let Some(values) = values {
-            request = request
-                .set_expression_attribute_values(Some(values))
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_names("#status", "status");
-        }
-        request.send().await.map(|_| ()).map_err(store_error)
+    /// Puts `item` if no item with its key exists yet.
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(IS_NEW)
+            .send()
+            .await
+            .map(drop)
+            .map_err(store_error)
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -63,7 +80,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(&pk))
+            .key("pk", s(pk))
             .key("sk", s(sk))
             .consistent_read(true)
             .send()
@@ -73,25 +90,122 @@ impl DynamoStore {
     }
 }
 
-/// Keeps the kind of failure: a failed condition is not a throttle, and neither is an outage.
-fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    error: SdkError<E, R>,
-) -> StoreError {
-    match error.code() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
-        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded") => {
-            StoreError::Throttled
+impl OrderStore for DynamoStore {
+    async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        self.get(order_pk(order_id), ORDER_SK).await?.as_ref().map(order_from_item).transpose()
+    }
+
+    async fn insert_order(&self, order: &Order) -> Result<(), StoreError> {
+        self.put_new(order_to_item(order)).await
+    }
+
+    async fn replace_order(
+        &self,
+        next: &Order,
+        expected_version: u64,
+        expected_status: StoredStatus,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(order_to_item(next)))
+            .condition_expression(IS_UNCHANGED)
+            // Both are DynamoDB reserved words.
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expected_version", n(expected_version))
+            .expression_attribute_values(":expected_status", s(expected_status.as_str()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        self.put_new(attempt_to_item(attempt)).await
+    }
+
+    async fn get_attempt(&self, invoice_no: &str) -> Result<Option<Attempt>, StoreError> {
+        self.get(invoice_pk(invoice_no), ATTEMPT_SK).await?.as_ref().map(attempt_from_item).transpose()
+    }
+
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<Recorded, StoreError> {
+        match self.put_new(notification_to_item(record)).await {
+            Ok(()) => Ok(Recorded::New),
+            // The first record stays untouched: the condition failing means it was kept before.
+            Err(StoreError::ConditionFailed) => Ok(Recorded::Replay),
+            Err(other) => Err(other),
         }
-        _ => {
-            let mut text = DisplayErrorContext(&error).to_string();
-            text.truncate(300);
-            StoreError::Unavailable(text)
+    }
+
+    async fn notifications(&self, invoice_no: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
+        let pk = notification_pk(invoice_no);
+        let mut records = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#sk", "sk")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items() {
+                records.push(notification_from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
         }
+        // Stable: records received in the same second stay in key (fingerprint) order.
+        records.sort_by_key(|r| r.received_at);
+        Ok(records)
     }
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
+/// Keeps the kind of failure: a failed condition is not a throttle, and neither is an outage.
+/// The description names what went wrong, never what was being written.
+fn store_error<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
+    match &error {
+        SdkError::ServiceError(service) => from_service_code(service.err().code()),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => unavailable("DynamoDB request timed out"),
+        SdkError::DispatchFailure(failure) if failure.is_io() => unavailable("could not connect to DynamoDB"),
+        SdkError::DispatchFailure(_) => unavailable("DynamoDB request could not be sent"),
+        SdkError::TimeoutError(_) => unavailable("DynamoDB request timed out"),
+        SdkError::ResponseError(_) => unavailable("DynamoDB response could not be read"),
+        SdkError::ConstructionFailure(_) => unavailable("DynamoDB request could not be built"),
+        _ => unavailable("DynamoDB request failed"),
+    }
+}
+
+fn from_service_code(code: Option<&str>) -> StoreError {
+    match code {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            StoreError::Throttled
+        }
+        // The code only: a service message may quote what was sent.
+        Some(code) => {
+            StoreError::Unavailable(format!("DynamoDB answered {}", code.chars().take(80).collect::<String>()))
+        }
+        None => unavailable("DynamoDB answered an error without a code"),
+    }
+}
+
+fn unavailable(what: &str) -> StoreError {
+    StoreError::Unavailable(what.to_owned())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
 }
 
 fn n(value: impl ToString) -> AttributeValue {
@@ -107,100 +221,49 @@ fn invoice_pk(invoice_no: &str) -> String {
 }
 
 fn notification_pk(invoice_no: Option<&str>) -> String {
-    invoice_no.map(invoice_pk).unwrap_or_else(|| UNREADABLE_PK.to_owned())
+    invoice_no.map_or_else(|| UNREADABLE_PK.to_owned(), invoice_pk)
 }
 
-/// Reads attributes of one item, naming the item in every error.
-struct Reader<'a> {
-    item: &'a Item,
-    key: String,
-}
-
-impl<'a> Reader<'a> {
-    fn new(item: &'a Item) -> Self {
-        let part = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
-        Self { item, key: format!("{}/{}", part("pk"), part("sk")) }
-    }
-
-    fn corrupt(&self, reason: String) -> StoreError {
-        StoreError::Corrupt { key: self.key.clone(), reason }
-    }
-
-    fn opt_s(&self, name: &str) -> Result<Option<String>, StoreError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::S(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(self.corrupt(format!("{name} is not a string"))),
-        }
-    }
-
-    fn req_s(&self, name: &str) -> Result<String, StoreError> {
-        self.opt_s(name)?.ok_or_else(|| self.corrupt(format!("{name} is missing")))
-    }
-
-    fn opt_n<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
-        match self.item.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(text)) => {
-                text.parse().map(Some).map_err(|_| self.corrupt(format!("{name} is not a valid number")))
-            }
-            Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
-        }
-    }
-
-    fn req_n<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
-        self.opt_n(name)?.ok_or_else(|| self.corrupt(format!("{name} is missing")))
-    }
-
-    fn currency(&self) -> Result<&'static Currency, StoreError> {
-        let code = self.req_s("currency")?;
-        Currency::from_code(&code).ok_or_else(|| self.corrupt(format!("currency {code} is not supported")))
-    }
-
-    fn amount(&self) -> Result<MinorUnits, StoreError> {
-        MinorUnits::new(self.req_n("amountMinor")?).map_err(|e| self.corrupt(format!("amountMinor: {e}")))
-    }
-}
-
-fn put_opt_s(item: &mut Item, name: &str, value: Option<&str>) {
+fn put_opt(item: &mut Item, name: &str, value: Option<AttributeValue>) {
     if let Some(value) = value {
-        item.insert(name.to_owned(), s(value));
+        item.insert(name.to_owned(), value);
     }
 }
 
-/// The order as a DynamoDB item; optional fields are absent when unset.
-pub fn order_to_item(order: &Order) -> Item {
-    let mut item = Item::from([
-        ("pk".to_owned(), s(&order_pk(&order.order_id))),
-        ("sk".to_owned(), s(ORDER_SK)),
-        ("orderId".to_owned(), s(&order.order_id)),
-        ("openid".to_owned(), s(&order.openid)),
-        ("amountMinor".to_owned(), n(order.amount.get())),
-        ("currency".to_owned(), s(order.currency.code)),
-        ("description".to_owned(), s(&order.description)),
-        ("status".to_owned(), s(order.status.as_str())),
-        ("invoiceNo".to_owned(), s(&order.invoice_no)),
-        ("attemptExpiresAt".to_owned(), n(order.attempt_expires_at)),
-        ("createdAt".to_owned(), n(order.created_at)),
-        ("updatedAt".to_owned(), n(order.updated_at)),
-        ("version".to_owned(), n(order.version)),
+fn item<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+    pairs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+}
+
+/// The order as an item; optional fields are left out when unset.
+fn order_to_item(order: &Order) -> Item {
+    let mut out = item([
+        ("pk", s(order_pk(&order.order_id))),
+        ("sk", s(ORDER_SK)),
+        ("orderId", s(&order.order_id)),
+        ("openid", s(&order.openid)),
+        ("amountMinor", n(order.amount.get())),
+        ("currency", s(order.currency.code)),
+        ("description", s(&order.description)),
+        ("status", s(order.status.as_str())),
+        ("invoiceNo", s(&order.invoice_no)),
+        ("attemptExpiresAt", n(order.attempt_expires_at)),
+        ("createdAt", n(order.created_at)),
+        ("updatedAt", n(order.updated_at)),
+        ("version", n(order.version)),
     ]);
-    put_opt_s(&mut item, "payment", order.payment.as_ref().map(WechatPayment::to_json).as_deref());
-    put_opt_s(&mut item, "paidInvoiceNo", order.paid_invoice_no.as_deref());
-    put_opt_s(&mut item, "failReason", order.fail_reason.as_deref());
-    put_opt_s(&mut item, "reviewReason", order.review_reason.as_deref());
-    if let Some(paid_at) = order.paid_at {
-        item.insert("paidAt".to_owned(), n(paid_at));
-    }
-    item
+    put_opt(&mut out, "payment", order.payment.as_ref().map(|p| s(p.to_json())));
+    put_opt(&mut out, "paidInvoiceNo", order.paid_invoice_no.as_deref().map(s));
+    put_opt(&mut out, "failReason", order.fail_reason.as_deref().map(s));
+    put_opt(&mut out, "reviewReason", order.review_reason.as_deref().map(s));
+    put_opt(&mut out, "paidAt", order.paid_at.map(n));
+    out
 }
 
 /// Reads an order item back; anything that does not fit the domain is `Corrupt`, never a panic.
-pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let r = Reader::new(item);
-    let status_text = r.req_s("status")?;
-    let status =
-        StoredStatus::parse(&status_text).ok_or_else(|| r.corrupt(format!("status {status_text:?} is unknown")))?;
+    let status = r.req_s("status")?;
+    let status = StoredStatus::parse(&status).ok_or_else(|| r.corrupt(format!("status {status:?} is not known")))?;
     let payment = match r.opt_s("payment")? {
         None => None,
         Some(json) => Some(WechatPayment::from_json(&json).map_err(|e| r.corrupt(format!("payment: {e}")))?),
@@ -225,20 +288,20 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     })
 }
 
-pub fn attempt_to_item(attempt: &Attempt) -> Item {
-    Item::from([
-        ("pk".to_owned(), s(&invoice_pk(&attempt.invoice_no))),
-        ("sk".to_owned(), s(ATTEMPT_SK)),
-        ("invoiceNo".to_owned(), s(&attempt.invoice_no)),
-        ("orderId".to_owned(), s(&attempt.order_id)),
-        ("openid".to_owned(), s(&attempt.openid)),
-        ("amountMinor".to_owned(), n(attempt.amount.get())),
-        ("currency".to_owned(), s(attempt.currency.code)),
-        ("createdAt".to_owned(), n(attempt.created_at)),
+fn attempt_to_item(attempt: &Attempt) -> Item {
+    item([
+        ("pk", s(invoice_pk(&attempt.invoice_no))),
+        ("sk", s(ATTEMPT_SK)),
+        ("invoiceNo", s(&attempt.invoice_no)),
+        ("orderId", s(&attempt.order_id)),
+        ("openid", s(&attempt.openid)),
+        ("amountMinor", n(attempt.amount.get())),
+        ("currency", s(attempt.currency.code)),
+        ("createdAt", n(attempt.created_at)),
     ])
 }
 
-pub fn attempt_from_item(item: &Item) -> Result<Attempt, StoreError> {
+fn attempt_from_item(item: &Item) -> Result<Attempt, StoreError> {
     let r = Reader::new(item);
     Ok(Attempt {
         invoice_no: r.req_s("invoiceNo")?,
@@ -250,25 +313,25 @@ pub fn attempt_from_item(item: &Item) -> Result<Attempt, StoreError> {
     })
 }
 
-pub fn notification_to_item(record: &NotificationRecord) -> Item {
-    let mut item = Item::from([
-        ("pk".to_owned(), s(&notification_pk(record.invoice_no.as_deref()))),
-        ("sk".to_owned(), s(&format!("{NOTIFY_PREFIX}{}", record.fingerprint))),
-        ("fingerprint".to_owned(), s(&record.fingerprint)),
-        ("receivedAt".to_owned(), n(record.received_at)),
-        ("respCode".to_owned(), s(&record.resp_code)),
-        ("status".to_owned(), s(&record.status)),
-        ("amt".to_owned(), s(&record.amt)),
-        ("currencyCode".to_owned(), s(&record.currency_code)),
-        ("failReason".to_owned(), s(&record.fail_reason)),
-        ("classification".to_owned(), s(&record.classification)),
-        ("envelope".to_owned(), s(&record.envelope)),
+fn notification_to_item(record: &NotificationRecord) -> Item {
+    let mut out = item([
+        ("pk", s(notification_pk(record.invoice_no.as_deref()))),
+        ("sk", s(format!("{NOTIFY_PREFIX}{}", record.fingerprint))),
+        ("fingerprint", s(&record.fingerprint)),
+        ("receivedAt", n(record.received_at)),
+        ("respCode", s(&record.resp_code)),
+        ("status", s(&record.status)),
+        ("amt", s(&record.amt)),
+        ("currencyCode", s(&record.currency_code)),
+        ("failReason", s(&record.fail_reason)),
+        ("classification", s(&record.classification)),
+        ("envelope", s(&record.envelope)),
     ]);
-    put_opt_s(&mut item, "invoiceNo", record.invoice_no.as_deref());
-    item
+    put_opt(&mut out, "invoiceNo", record.invoice_no.as_deref().map(s));
+    out
 }
 
-pub fn notification_from_item(item: &Item) -> Result<NotificationRecord, StoreError> {
+fn notification_from_item(item: &Item) -> Result<NotificationRecord, StoreError> {
     let r = Reader::new(item);
     Ok(NotificationRecord {
         invoice_no: r.opt_s("invoiceNo")?,
@@ -284,161 +347,272 @@ pub fn notification_from_item(item: &Item) -> Result<NotificationRecord, StoreEr
     })
 }
 
-impl OrderStore for DynamoStore {
-    async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        self.get(order_pk(order_id), ORDER_SK).await?.as_ref().map(order_from_item).transpose()
+/// Reads the attributes of one item, naming the item (by its key) in every error.
+struct Reader<'a> {
+    item: &'a Item,
+    key: String,
+}
+
+impl<'a> Reader<'a> {
+    fn new(item: &'a Item) -> Self {
+        let part = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(text)) => text.as_str(),
+            _ => "?",
+        };
+        Self { item, key: format!("{}/{}", part("pk"), part("sk")) }
     }
 
-    async fn insert_order(&self, order: &Order) -> Result<(), StoreError> {
-        self.put(order_to_item(order), "attribute_not_exists(pk)", None).await
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt { key: self.key.clone(), reason }
     }
 
-    async fn replace_order(
-        &self,
-        next: &Order,
-        expected_version: u64,
-        expected_status: StoredStatus,
-    ) -> Result<(), StoreError> {
-        let values = Item::from([
-            (":expected_version".to_owned(), n(expected_version)),
-            (":expected_status".to_owned(), s(expected_status.as_str())),
-        ]);
-        self.put(order_to_item(next), "#version = :expected_version AND #status = :expected_status", Some(values)).await
-    }
-
-    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        self.put(attempt_to_item(attempt), "attribute_not_exists(pk)", None).await
-    }
-
-    async fn get_attempt(&self, invoice_no: &str) -> Result<Option<Attempt>, StoreError> {
-        self.get(invoice_pk(invoice_no), ATTEMPT_SK).await?.as_ref().map(attempt_from_item).transpose()
-    }
-
-    async fn record_notification(&self, record: &NotificationRecord) -> Result<Recorded, StoreError> {
-        match self.put(notification_to_item(record), "attribute_not_exists(pk)", None).await {
-            Ok(()) => Ok(Recorded::New),
-            Err(StoreError::ConditionFailed) => Ok(Recorded::Replay),
-            Err(other) => Err(other),
+    fn opt_s(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(self.corrupt(format!("{name} is not a string"))),
         }
     }
 
-    async fn notifications(&self, invoice_no: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(&notification_pk(invoice_no)))
-                .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in page.items() {
-                records.push(notification_from_item(item)?);
+    fn req_s(&self, name: &str) -> Result<String, StoreError> {
+        self.opt_s(name)?.ok_or_else(|| self.corrupt(format!("{name} is missing")))
+    }
+
+    fn opt_n<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(text)) => {
+                text.parse().map(Some).map_err(|_| self.corrupt(format!("{name} {text:?} is not a valid integer")))
             }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
+            Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
         }
-        records.sort_by_key(|r| r.received_at);
-        Ok(records)
+    }
+
+    fn req_n<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.opt_n(name)?.ok_or_else(|| self.corrupt(format!("{name} is missing")))
+    }
+
+    fn currency(&self) -> Result<&'static Currency, StoreError> {
+        let code = self.req_s("currency")?;
+        Currency::from_code(&code).ok_or_else(|| self.corrupt(format!("currency {code:?} is not supported")))
+    }
+
+    fn amount(&self) -> Result<MinorUnits, StoreError> {
+        MinorUnits::new(self.req_n("amountMinor")?).map_err(|e| self.corrupt(format!("amountMinor: {e}")))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+
     use super::*;
 
-    fn order() -> Order {
+    fn payment() -> WechatPayment {
+        WechatPayment::from_json(
+            r#"{"timeStamp":"1","nonceStr":"n","package":"prepay_id=p","signType":"RSA","paySign":"s","extra":{"k":[1,2]}}"#,
+        )
+        .expect("payment")
+    }
+
+    fn full_order() -> Order {
         Order {
             order_id: "A-1".into(),
             openid: "o1".into(),
             amount: MinorUnits::new(1250).expect("amount"),
             currency: Currency::from_code("SGD").expect("SGD"),
-            description: "Latte & cake".into(),
-            status: StoredStatus::Paid,
-            invoice_no: "INV1".into(),
-            payment: Some(
-                WechatPayment::from_json(r#"{"timeStamp":"1","nonceStr":"n","package":"prepay_id=p","signType":"RSA","paySign":"s","extra":1}"#)
-                    .expect("payment"),
-            ),
+            description: "Latte & cake <x2> 拿铁".into(),
+            status: StoredStatus::Review,
+            invoice_no: "INV2".into(),
+            payment: Some(payment()),
             attempt_expires_at: 1_900,
             paid_invoice_no: Some("INV1".into()),
-            fail_reason: None,
-            review_reason: Some("why".into()),
+            fail_reason: Some("declined".into()),
+            review_reason: Some("double payment (invoice INV2)".into()),
             created_at: 1_000,
             updated_at: 1_100,
             paid_at: Some(1_050),
-            version: 4,
+            version: 7,
         }
     }
 
-    #[test]
-    fn order_items_round_trip_and_leave_unset_fields_out() {
-        let order = order();
-        let item = order_to_item(&order);
-        assert_eq!(item.get("pk"), Some(&s("ORDER#A-1")));
-        assert_eq!(item.get("sk"), Some(&s("ORDER")));
-        assert!(!item.contains_key("failReason"), "optional fields are absent, not null");
-        assert_eq!(order_from_item(&item), Ok(order.clone()));
-        let bare = Order { payment: None, paid_invoice_no: None, review_reason: None, paid_at: None, ..order };
-        assert_eq!(order_from_item(&order_to_item(&bare)), Ok(bare));
+    fn bare_order() -> Order {
+        Order {
+            status: StoredStatus::Pending,
+            payment: None,
+            paid_invoice_no: None,
+            fail_reason: None,
+            review_reason: None,
+            paid_at: None,
+            version: 1,
+            ..full_order()
+        }
     }
 
-    #[test]
-    fn corrupt_items_are_named_not_panics() {
-        let corrupt = |change: &dyn Fn(&mut Item)| {
-            let mut item = order_to_item(&order());
-            change(&mut item);
-            match order_from_item(&item) {
-                Err(StoreError::Corrupt { key, reason }) => {
-                    assert_eq!(key, "ORDER#A-1/ORDER");
-                    reason
-                }
-                other => panic!("expected corrupt, got {other:?}"),
-            }
-        };
-        assert_eq!(corrupt(&|i| drop(i.remove("openid"))), "openid is missing");
-        assert!(corrupt(&|i| drop(i.insert("currency".into(), s("EUR")))).contains("EUR"));
-        assert!(corrupt(&|i| drop(i.insert("status".into(), s("expired")))).contains("unknown"));
-        assert!(corrupt(&|i| drop(i.insert("amountMinor".into(), n(0)))).starts_with("amountMinor"));
-        assert!(corrupt(&|i| drop(i.insert("version".into(), s("4")))).contains("not a number"));
-        assert!(corrupt(&|i| drop(i.insert("payment".into(), s("{}")))).starts_with("payment"));
-        assert!(corrupt(&|i| drop(i.insert("createdAt".into(), n("x")))).contains("not a valid number"));
-    }
-
-    #[test]
-    fn attempts_and_notifications_round_trip() {
-        let attempt = Attempt {
+    fn attempt() -> Attempt {
+        Attempt {
             invoice_no: "INV1".into(),
             order_id: "A-1".into(),
             openid: "o1".into(),
             amount: MinorUnits::new(5).expect("amount"),
             currency: Currency::from_code("JPY").expect("JPY"),
             created_at: 7,
-        };
-        assert_eq!(attempt_from_item(&attempt_to_item(&attempt)), Ok(attempt));
-        let record = NotificationRecord {
-            invoice_no: None,
-            fingerprint: "ab".into(),
+        }
+    }
+
+    fn record(invoice_no: Option<&str>) -> NotificationRecord {
+        NotificationRecord {
+            invoice_no: invoice_no.map(str::to_owned),
+            fingerprint: "ab12".into(),
             received_at: 9,
-            resp_code: "".into(),
-            status: "".into(),
-            amt: "".into(),
-            currency_code: "".into(),
+            resp_code: "00".into(),
+            status: "A".into(),
+            amt: "000000001250".into(),
+            currency_code: "702".into(),
             fail_reason: "".into(),
-            classification: "unreadable".into(),
+            classification: "paid".into(),
             envelope: "PFg+".into(),
+        }
+    }
+
+    fn corrupt_reason(result: Result<impl std::fmt::Debug, StoreError>, key: &str) -> String {
+        match result {
+            Err(StoreError::Corrupt { key: got, reason }) => {
+                assert_eq!(got, key);
+                reason
+            }
+            other => panic!("expected a corrupt item, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_order_round_trips_with_every_field_set() {
+        let order = full_order();
+        let item = order_to_item(&order);
+        assert_eq!(item.get("pk"), Some(&s("ORDER#A-1")));
+        assert_eq!(item.get("sk"), Some(&s("ORDER")));
+        assert_eq!(item.get("amountMinor"), Some(&n(1250)));
+        assert_eq!(item.get("currency"), Some(&s("SGD")));
+        assert_eq!(item.get("status"), Some(&s("review")));
+        assert_eq!(item.get("version"), Some(&n(7)));
+        assert_eq!(item.get("paidAt"), Some(&n(1_050)));
+        let json = item.get("payment").and_then(|v| v.as_s().ok()).expect("payment is a string");
+        assert_eq!(WechatPayment::from_json(json).expect("payment JSON"), payment(), "extra keys are kept");
+        assert_eq!(order_from_item(&item), Ok(order));
+    }
+
+    #[test]
+    fn unset_fields_are_absent_not_null() {
+        let order = bare_order();
+        let item = order_to_item(&order);
+        for name in ["payment", "paidInvoiceNo", "failReason", "reviewReason", "paidAt"] {
+            assert!(!item.contains_key(name), "{name} is left out when unset");
+        }
+        assert_eq!(order_from_item(&item), Ok(order.clone()));
+        let mut with_nulls = item;
+        with_nulls.insert("failReason".into(), AttributeValue::Null(true));
+        assert_eq!(order_from_item(&with_nulls), Ok(order), "a NULL written by hand reads as unset");
+    }
+
+    #[test]
+    fn corrupt_orders_are_named_not_panics() {
+        let key = "ORDER#A-1/ORDER";
+        let changed = |change: &dyn Fn(&mut Item)| {
+            let mut item = order_to_item(&full_order());
+            change(&mut item);
+            corrupt_reason(order_from_item(&item), key)
         };
-        let item = notification_to_item(&record);
+        assert_eq!(changed(&|i| drop(i.remove("openid"))), "openid is missing");
+        assert_eq!(changed(&|i| drop(i.remove("version"))), "version is missing");
+        assert_eq!(changed(&|i| drop(i.remove("status"))), "status is missing");
+        assert_eq!(changed(&|i| drop(i.insert("currency".into(), s("EUR")))), "currency \"EUR\" is not supported");
+        assert_eq!(changed(&|i| drop(i.insert("status".into(), s("expired")))), "status \"expired\" is not known");
+        assert!(changed(&|i| drop(i.insert("amountMinor".into(), n(0)))).starts_with("amountMinor: "));
+        assert!(changed(&|i| drop(i.insert("amountMinor".into(), n(10_u64.pow(12))))).starts_with("amountMinor: "));
+        assert!(changed(&|i| drop(i.insert("amountMinor".into(), n(-5)))).contains("not a valid integer"));
+        assert_eq!(changed(&|i| drop(i.insert("version".into(), s("4")))), "version is not a number");
+        assert_eq!(changed(&|i| drop(i.insert("openid".into(), n(4)))), "openid is not a string");
+        assert!(changed(&|i| drop(i.insert("createdAt".into(), n("1.5")))).contains("not a valid integer"));
+        assert!(changed(&|i| drop(i.insert("payment".into(), s("not json")))).starts_with("payment: "));
+        assert!(changed(&|i| drop(i.insert("payment".into(), s("{}")))).starts_with("payment: "));
+        let mut keyless = order_to_item(&full_order());
+        keyless.remove("pk");
+        keyless.remove("currency");
+        assert_eq!(corrupt_reason(order_from_item(&keyless), "?/ORDER"), "currency is missing");
+    }
+
+    #[test]
+    fn attempts_round_trip_and_corrupt_ones_are_named() {
+        let item = attempt_to_item(&attempt());
+        assert_eq!(item.get("pk"), Some(&s("INVOICE#INV1")));
+        assert_eq!(item.get("sk"), Some(&s("ATTEMPT")));
+        assert_eq!(attempt_from_item(&item), Ok(attempt()));
+        let mut missing = item.clone();
+        missing.remove("orderId");
+        assert_eq!(corrupt_reason(attempt_from_item(&missing), "INVOICE#INV1/ATTEMPT"), "orderId is missing");
+        let mut zero = item;
+        zero.insert("amountMinor".into(), n(0));
+        assert!(corrupt_reason(attempt_from_item(&zero), "INVOICE#INV1/ATTEMPT").starts_with("amountMinor: "));
+    }
+
+    #[test]
+    fn notifications_round_trip_readable_or_not() {
+        let readable = record(Some("INV1"));
+        let item = notification_to_item(&readable);
+        assert_eq!(item.get("pk"), Some(&s("INVOICE#INV1")));
+        assert_eq!(item.get("sk"), Some(&s("NOTIFY#ab12")));
+        assert_eq!(item.get("invoiceNo"), Some(&s("INV1")));
+        assert_eq!(notification_from_item(&item), Ok(readable));
+
+        let unreadable = NotificationRecord { classification: "unreadable".into(), ..record(None) };
+        let item = notification_to_item(&unreadable);
         assert_eq!(item.get("pk"), Some(&s("UNREADABLE")));
-        assert_eq!(item.get("sk"), Some(&s("NOTIFY#ab")));
-        assert_eq!(notification_from_item(&item), Ok(record));
+        assert!(!item.contains_key("invoiceNo"));
+        assert_eq!(notification_from_item(&item), Ok(unreadable));
+
+        let mut broken = notification_to_item(&record(Some("INV1")));
+        broken.remove("envelope");
+        assert_eq!(corrupt_reason(notification_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"), "envelope is missing");
+        broken.insert("envelope".into(), s("x"));
+        broken.insert("receivedAt".into(), s("9"));
+        assert_eq!(
+            corrupt_reason(notification_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"),
+            "receivedAt is not a number"
+        );
+    }
+
+    fn service(code: &str) -> SdkError<PutItemError, ()> {
+        let error = if code == "ConditionalCheckFailedException" {
+            PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .meta(ErrorMetadata::builder().code(code).build())
+                    .build(),
+            )
+        } else {
+            PutItemError::generic(ErrorMetadata::builder().code(code).message("item {\"openid\": \"secret\"}").build())
+        };
+        SdkError::service_error(error, ())
+    }
+
+    #[test]
+    fn sdk_errors_keep_their_kind_and_never_quote_the_request() {
+        assert_eq!(store_error(service("ConditionalCheckFailedException")), StoreError::ConditionFailed);
+        for code in ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"] {
+            assert_eq!(store_error(service(code)), StoreError::Throttled, "{code}");
+        }
+        assert_eq!(
+            store_error(service("ResourceNotFoundException")),
+            StoreError::Unavailable("DynamoDB answered ResourceNotFoundException".into()),
+            "the code only, never the message"
+        );
+        let refused = SdkError::<PutItemError, ()>::dispatch_failure(ConnectorError::io("connection refused".into()));
+        assert_eq!(store_error(refused), StoreError::Unavailable("could not connect to DynamoDB".into()));
+        let slow = SdkError::<PutItemError, ()>::timeout_error("slow");
+        assert_eq!(store_error(slow), StoreError::Unavailable("DynamoDB request timed out".into()));
+        let garbled = SdkError::<PutItemError, ()>::response_error("bad json", ());
+        assert_eq!(store_error(garbled), StoreError::Unavailable("DynamoDB response could not be read".into()));
     }
 }
