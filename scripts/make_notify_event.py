@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Write events/notify.json: 2C2P's backend notification as API Gateway (HTTP API, v2) delivers it.
+
+How the notification is made (docs/protocol-notes.md, "The signed envelope"):
+
+    inner     = <PaymentResponse>...fields...</PaymentResponse>
+    payload   = base64(inner)                      standard alphabet, padded, one line
+    signature = UPPERCASE_HEX(HMAC-SHA256(key, payload))   over the base64 TEXT, not the XML
+    outer     = <PaymentResponse><version>9.9</version><payload>{payload}</payload>
+                <signature>{signature}</signature></PaymentResponse>
+    form body = "paymentResponse=" + percent-encode(base64(outer))
+    event     = isBase64Encoded: true, body = base64(form body)   (API Gateway does this to form posts)
+
+The key is the test key of vectors.json, S3cretKeyForTests, and the notification pays invoice
+INV20261126000001 (SGD 12.50, merchant M0001). Before writing, the HMAC implementation is checked
+against the signatures in vectors.json; after building, the event is decoded again step by step
+and its signature recomputed, so a wrong event is never written.
+
+Usage:
+    python scripts/make_notify_event.py            # (re)write events/notify.json
+    python scripts/make_notify_event.py --check    # exit 1 if events/notify.json differs
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import sys
+import urllib.parse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "shared" / "protocol" / "tests" / "data" / "vectors.json"
+OUTPUT = ROOT / "events" / "notify.json"
+
+TEST_KEY = "S3cretKeyForTests"
+
+# The notification's fields, in the order 2C2P sends them. Empty values stay as empty elements.
+NOTIFICATION_FIELDS = [
+    ("timeStamp", "261126120500"),
+    ("merchantID", "M0001"),
+    ("respCode", "000"),
+    ("pan", ""),
+    ("amt", "000000001250"),
+    ("uniqueTransactionCode", "INV20261126000001"),
+    ("tranRef", "8812345"),
+    ("approvalCode", "482913"),
+    ("refNumber", "4200002026112612050012345678"),
+    ("eci", ""),
+    ("dateTime", "261126120500"),
+    ("status", "A"),
+    ("failReason", "Approved"),
+    ("userDefined1", ""),
+    ("paymentChannel", "WCMINI"),
+    ("currencyCode", "702"),
+]
+
+# What API Gateway would show for the call (placeholders: 2C2P's source address and user agent
+# are not documented; 198.51.100.0/24 is a documentation range).
+API_ID = "a1b2c3d4e5"
+DOMAIN = f"{API_ID}.execute-api.ap-southeast-1.amazonaws.com"
+SOURCE_IP = "198.51.100.23"
+USER_AGENT = "2C2P-Notification/1.0 (placeholder)"
+TIME = "26/Nov/2026:12:05:00 +0000"
+TIME_EPOCH_MS = 1795694700000
+REQUEST_ID = "Vn3kQh9ySQ0EMbQ="
+TRACE_ID = "Root=1-6b08206c-5f0d2a7c41b8e93d06a1f4c2"
+
+
+def sign(key: str, payload_b64: str) -> str:
+    """The documented rule: uppercase hex of HMAC-SHA256 over the payload's base64 text."""
+    return hmac.new(key.encode("utf-8"), payload_b64.encode("ascii"), hashlib.sha256).hexdigest().upper()
+
+
+def check_hmac_against_vectors(path: Path) -> None:
+    vectors = json.loads(path.read_text(encoding="utf-8"))
+    for which in ("request", "response"):
+        got = sign(vectors["key"], vectors[f"{which}_payload_b64"])
+        if got != vectors[f"{which}_signature"]:
+            sys.exit(f"make_notify_event: HMAC disagrees with vectors.json {which}_signature ({got})")
+
+
+def inner_xml() -> str:
+    elements = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in NOTIFICATION_FIELDS)
+    return f"<PaymentResponse>{elements}</PaymentResponse>"
+
+
+def form_body(key: str) -> str:
+    payload = base64.b64encode(inner_xml().encode("utf-8")).decode("ascii")
+    outer = (
+        "<PaymentResponse><version>9.9</version>"
+        f"<payload>{payload}</payload><signature>{sign(key, payload)}</signature>"
+        "</PaymentResponse>"
+    )
+    field = base64.b64encode(outer.encode("utf-8")).decode("ascii")
+    # Percent-encode everything outside the unreserved set, so '+', '/' and '=' survive form decoding.
+    return "paymentResponse=" + urllib.parse.quote(field, safe="")
+
+
+def build_event(key: str) -> dict:
+    body = form_body(key)
+    return {
+        "version": "2.0",
+        "routeKey": "POST /notify",
+        "rawPath": "/notify",
+        "rawQueryString": "",
+        "headers": {
+            "accept": "*/*",
+            "content-length": str(len(body.encode("ascii"))),
+            "content-type": "application/x-www-form-urlencoded",
+            "host": DOMAIN,
+            "user-agent": USER_AGENT,
+            "x-amzn-trace-id": TRACE_ID,
+            "x-forwarded-for": SOURCE_IP,
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": DOMAIN,
+            "domainPrefix": API_ID,
+            "http": {
+                "method": "POST",
+                "path": "/notify",
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": USER_AGENT,
+            },
+            "requestId": REQUEST_ID,
+            "routeKey": "POST /notify",
+            "stage": "$default",
+            "time": TIME,
+            "timeEpoch": TIME_EPOCH_MS,
+        },
+        "body": base64.b64encode(body.encode("ascii")).decode("ascii"),
+        "isBase64Encoded": True,
+    }
+
+
+def verify_event(event: dict, key: str) -> None:
+    """Undo every layer the way a receiver would and recompute the signature."""
+
+    def check(condition: bool, what: str) -> None:
+        if not condition:
+            sys.exit(f"make_notify_event: self-check failed: {what}")
+
+    check(event["isBase64Encoded"] is True, "isBase64Encoded")
+    form = base64.b64decode(event["body"], validate=True).decode("ascii")
+    check(event["headers"]["content-length"] == str(len(form)), "content-length")
+    fields = urllib.parse.parse_qs(form, strict_parsing=True)
+    check(list(fields) == ["paymentResponse"] and len(fields["paymentResponse"]) == 1, "one paymentResponse field")
+    outer = ET.fromstring(base64.b64decode(fields["paymentResponse"][0], validate=True))
+    check(outer.tag == "PaymentResponse" and outer.findtext("version") == "9.9", "outer element and version")
+    payload, signature = outer.findtext("payload"), outer.findtext("signature")
+    check(bool(payload) and bool(signature), "payload and signature present")
+    check(hmac.compare_digest(sign(key, payload), signature), "signature matches the payload")
+    check(signature == signature.upper() and len(signature) == 64, "signature is 64 uppercase hex digits")
+    inner = ET.fromstring(base64.b64decode(payload, validate=True))
+    check([(child.tag, child.text or "") for child in inner] == NOTIFICATION_FIELDS, "inner fields round-trip")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write events/notify.json, a signed 2C2P notification event.")
+    parser.add_argument("--check", action="store_true", help="compare with the existing file instead of writing it")
+    parser.add_argument("--vectors", type=Path, default=VECTORS, help=f"default: {VECTORS.relative_to(ROOT)}")
+    args = parser.parse_args()
+
+    check_hmac_against_vectors(args.vectors)
+    event = build_event(TEST_KEY)
+    verify_event(event, TEST_KEY)
+    text = json.dumps(event, indent=2) + "\n"
+
+    if args.check:
+        if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
+            sys.exit(f"{OUTPUT.relative_to(ROOT)} is not what this script makes; run it without --check")
+        print(f"{OUTPUT.relative_to(ROOT)} is up to date and verifies")
+        return
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT.relative_to(ROOT)} (signed with the test key, HMAC checked against vectors.json)")
+
+
+if __name__ == "__main__":
+    main()
