@@ -1,32 +1,45 @@
 /*
- * WeChat Mini Program client for the 2C2P payments backend.
+ * payments.js: the mini-program side of the WeChat Pay (through 2C2P) backend.
  *
- * Copy this file into your mini program (for example utils/payments.js) and:
+ * No dependencies, no build step, ES2017. Under WeChat it is a CommonJS module and uses the global
+ * `wx` (or the one passed to createClient); loaded by a plain <script> tag it defines
+ * `window.WechatPayments`. Copy it into your mini program, e.g. as utils/payments.js:
  *
  *   const { createClient } = require('../../utils/payments.js');
- *   const client = createClient({ baseUrl: 'https://abc123.execute-api.ap-southeast-1.amazonaws.com' });
+ *   const client = createClient({ baseUrl: 'https://api.example.com' });
  *   const order = await client.pay({ orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
- *   // order.status === 'paid' (or 'review'); otherwise pay() rejects with a PaymentError
  *
- * The wx.requestPayment success callback is never taken as proof of payment: pay() always asks the
- * server (GET /orders/{orderId}) for the authoritative status, which only 2C2P's signed
- * notification moves to `paid`.
+ * pay() logs in when needed, asks POST /prepay for the wx.requestPayment parameters, opens WeChat's
+ * payment sheet, then asks GET /orders/{orderId} until the order is final. The sheet's success
+ * callback is never taken as proof of payment; only the server's status counts.
  *
- * Errors are PaymentError with a `code`:
- *   network         wx.request failed (no connection, DNS, TLS)
- *   timeout         the order did not reach a final status in time (it may still; ask again later)
- *   cancelled       the user closed the WeChat payment sheet (err.order: the order's status then)
- *   payment_failed  WeChat refused the payment (err.detail has WeChat's errMsg, err.order the order)
- *   rejected        the order ended `failed` or `expired` (err.order has it)
- *   login_failed    wx.login itself failed
- *   <server code>   any error code of the API (invalid_request, order_conflict, already_paid,
- *                   unauthorized, upstream_error, ...), with err.status and the server's message
+ *   resolves with the order JSON when its status is `paid`, or `review` (money arrived but a person
+ *            must check it, e.g. a different amount or a double payment: do not fulfil automatically)
+ *   rejects  with a PaymentError whose `code` is one of
+ *     network         wx.request failed (offline, DNS, TLS, the request timed out); err.detail has errMsg
+ *     timeout         the order was not final within pollTimeoutMs; err.order is the last one seen (it
+ *                     may still turn paid: ask getOrder later)
+ *     cancelled       the user closed the payment sheet; err.order is the status checked afterwards
+ *     payment_failed  WeChat reported a failure other than cancel; err.detail has errMsg, err.order the
+ *                     status checked afterwards
+ *     rejected        the order ended `failed` or `expired`; err.order has it (failReason included)
+ *     login_failed    wx.login itself failed or gave no code
+ *     bad_response    the server answered 2xx with something that is not the expected JSON
+ *     http_error      the server answered an error without our error JSON (e.g. a gateway's own 429)
+ *     <server code>   the API's error JSON {"error":{"code","message"}}: invalid_request, unauthorized,
+ *                     invalid_code, login_blocked, not_found, order_conflict, already_paid,
+ *                     payload_too_large, rate_limited, payment_rejected, upstream_error,
+ *                     upstream_timeout, internal; err.message is the server's message
+ *   Every error from an HTTP answer carries err.status (the HTTP status).
  *
- * Works in WeChat (CommonJS, the global `wx`) and in a browser page (window.WechatPayments), with
- * no build step. Tokens are kept in memory only and never logged.
+ * After `cancelled` or `payment_failed` the server is asked once more: if the order is nevertheless
+ * `paid` (or `review`), pay() resolves with it, because money that arrived is never dropped.
+ *
+ * The session token lives in memory only, is renewed shortly before it expires and once after a 401
+ * `unauthorized`, and is never logged or put into an error. This module logs nothing.
  */
 (function (root, factory) {
-  if (typeof module === 'object' && module.exports) {
+  if (typeof module === 'object' && module && module.exports) {
     module.exports = factory();
   } else {
     root.WechatPayments = factory();
@@ -34,183 +47,273 @@
 })(typeof self !== 'undefined' ? self : this, function () {
   'use strict';
 
-  var FINAL_STATUSES = ['paid', 'failed', 'expired', 'review'];
+  /** Statuses after which polling stops. `pending` is the only other status of the contract. */
+  const FINAL_STATUSES = Object.freeze(['paid', 'failed', 'expired', 'review']);
+  /** Renew the token this long before it expires (at most a quarter of its lifetime). */
+  const RENEW_MARGIN_MS = 30000;
 
   class PaymentError extends Error {
     constructor(code, message, extra) {
       super(message);
+      // Keeps `instanceof` working when a build tool compiles classes down to ES5.
+      Object.setPrototypeOf(this, PaymentError.prototype);
       this.name = 'PaymentError';
       this.code = code;
-      Object.assign(this, extra || {});
+      if (extra) {
+        Object.keys(extra).forEach((key) => {
+          if (extra[key] !== undefined) this[key] = extra[key];
+        });
+      }
     }
   }
 
   function sleep(ms) {
-    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+    return new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  function isObject(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  }
+
+  /** wx.request hands over parsed JSON or a string, depending on the content type and dataType. */
   function parseBody(data) {
     if (typeof data !== 'string') return data;
-    try { return JSON.parse(data); } catch (e) { return data; }
+    try {
+      return JSON.parse(data);
+    } catch (e) {
+      return data;
+    }
+  }
+
+  function errMsgOf(err) {
+    if (err && typeof err.errMsg === 'string') return err.errMsg;
+    if (err && typeof err.message === 'string') return err.message;
+    return String(err);
+  }
+
+  /** Worth asking again while polling: the connection, the gateway or an upstream had a bad moment. */
+  function isTransient(error) {
+    return error instanceof PaymentError &&
+      (error.code === 'network' || error.status === 429 || (error.status >= 500 && error.status <= 599));
   }
 
   function createClient(options) {
-    var opts = Object.assign(
-      { requestTimeoutMs: 10000, pollIntervalMs: 1500, pollTimeoutMs: 60000 },
-      options || {}
-    );
-    var wxApi = opts.wx || (typeof wx !== 'undefined' ? wx : null);
-    if (!opts.baseUrl) throw new PaymentError('invalid_config', 'createClient needs a baseUrl');
-    if (!wxApi) throw new PaymentError('invalid_config', 'createClient needs the wx object');
-    var baseUrl = String(opts.baseUrl).replace(/\/+$/, '');
-    var session = null; // { token, openid, expiresAt }
+    const opts = options || {};
+    if (typeof opts.baseUrl !== 'string' || !opts.baseUrl) {
+      throw new TypeError('createClient: baseUrl is required (the API base URL, e.g. https://api.example.com)');
+    }
+    const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    const requestTimeoutMs = opts.requestTimeoutMs === undefined ? 10000 : opts.requestTimeoutMs;
+    const pollIntervalMs = opts.pollIntervalMs === undefined ? 1500 : opts.pollIntervalMs;
+    const pollTimeoutMs = opts.pollTimeoutMs === undefined ? 60000 : opts.pollTimeoutMs;
+    const now = typeof opts.now === 'function' ? opts.now : Date.now; // injectable for tests
 
-    function request(method, path, data, token) {
-      return new Promise(function (resolve, reject) {
-        var header = { 'content-type': 'application/json' };
+    function wxApi() {
+      const api = opts.wx || (typeof wx !== 'undefined' ? wx : undefined); // eslint-disable-line no-undef
+      if (!api) throw new TypeError('createClient: no `wx` object (pass { wx } outside WeChat)');
+      return api;
+    }
+
+    let session = null; // { token, expiresAt }; never leaves this closure
+    let loginInFlight = null;
+
+    /** One HTTP exchange through wx.request; resolves with the parsed 2xx body. */
+    function send(method, path, body, token) {
+      return new Promise((resolve, reject) => {
+        const header = { Accept: 'application/json' };
+        if (body !== undefined) header['Content-Type'] = 'application/json';
         if (token) header.Authorization = 'Bearer ' + token;
-        wxApi.request({
+        const request = {
           url: baseUrl + path,
           method: method,
           header: header,
-          data: data === undefined ? undefined : JSON.stringify(data),
-          timeout: opts.requestTimeoutMs,
-          success: function (res) {
-            var body = parseBody(res.data);
-            if (res.statusCode >= 200 && res.statusCode < 300) {
-              resolve(body);
+          timeout: requestTimeoutMs,
+          success(res) {
+            const status = res && res.statusCode;
+            const data = parseBody(res && res.data);
+            if (status >= 200 && status < 300) {
+              if (isObject(data)) resolve(data);
+              else reject(new PaymentError('bad_response', `${method} ${path} answered ${status} without a JSON object.`, { status }));
               return;
             }
-            var error = body && body.error ? body.error : {};
-            reject(new PaymentError(
-              error.code || 'http_' + res.statusCode,
-              error.message || 'The server answered HTTP ' + res.statusCode + '.',
-              { status: res.statusCode }
-            ));
+            const error = isObject(data) && isObject(data.error) ? data.error : null;
+            if (error && typeof error.code === 'string' && error.code) {
+              const message = typeof error.message === 'string' && error.message ? error.message : `${method} ${path} answered ${status} ${error.code}.`;
+              reject(new PaymentError(error.code, message, { status }));
+            } else {
+              reject(new PaymentError('http_error', `${method} ${path} answered HTTP ${status}.`, { status }));
+            }
           },
-          fail: function (err) {
-            var detail = err && err.errMsg ? err.errMsg : String(err);
-            var code = /timeout/i.test(detail) ? 'timeout' : 'network';
-            reject(new PaymentError(code, 'The request to ' + path + ' failed: ' + detail, { detail: detail }));
+          fail(err) {
+            const detail = errMsgOf(err);
+            reject(new PaymentError('network', `${method} ${path} did not reach the server: ${detail}`, { detail }));
           },
-        });
+        };
+        if (body !== undefined) request.data = JSON.stringify(body);
+        wxApi().request(request);
       });
     }
 
     function wxLogin() {
-      return new Promise(function (resolve, reject) {
-        wxApi.login({
-          success: function (res) {
-            if (res && res.code) resolve(res.code);
+      return new Promise((resolve, reject) => {
+        wxApi().login({
+          success(res) {
+            if (res && typeof res.code === 'string' && res.code) resolve(res.code);
             else reject(new PaymentError('login_failed', 'wx.login gave no code.'));
           },
-          fail: function (err) {
-            reject(new PaymentError('login_failed', 'wx.login failed: ' + (err && err.errMsg), { detail: err && err.errMsg }));
+          fail(err) {
+            const detail = errMsgOf(err);
+            reject(new PaymentError('login_failed', 'wx.login failed: ' + detail, { detail }));
           },
         });
       });
     }
 
-    async function login() {
-      var code = await wxLogin();
-      var answer = await request('POST', '/openid', { code: code });
-      session = {
-        token: answer.token,
-        openid: answer.openid,
-        expiresAt: Date.now() + (answer.expiresIn || 0) * 1000,
-      };
-      var result = { openid: answer.openid, expiresIn: answer.expiresIn };
-      if (answer.unionid) result.unionid = answer.unionid;
+    async function doLogin() {
+      const code = await wxLogin();
+      const answer = await send('POST', '/openid', { code: code });
+      if (typeof answer.token !== 'string' || !answer.token) {
+        throw new PaymentError('bad_response', 'POST /openid answered without a token.', { status: 200 });
+      }
+      const expiresIn = Number(answer.expiresIn);
+      const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : Infinity;
+      const margin = Math.min(RENEW_MARGIN_MS, lifetimeMs / 4);
+      session = { token: answer.token, expiresAt: now() + lifetimeMs - margin };
+      const result = { openid: answer.openid, expiresIn: answer.expiresIn };
+      if (answer.unionid !== undefined) result.unionid = answer.unionid;
       return result;
     }
 
-    async function ensureSession() {
-      // Renew a minute early so a request never carries a token that expires on the way.
-      if (!session || Date.now() >= session.expiresAt - 60000) await login();
+    /** wx.login, then POST /openid. Concurrent callers share one login. */
+    function login() {
+      if (!loginInFlight) {
+        const clear = () => { loginInFlight = null; };
+        loginInFlight = doLogin();
+        loginInFlight.then(clear, clear);
+      }
+      return loginInFlight;
+    }
+
+    async function currentToken() {
+      if (!session || now() >= session.expiresAt) await login();
       return session.token;
     }
 
-    /** Calls the API with the session token; logs in again once if the server says unauthorized. */
-    async function authorized(method, path, data) {
-      var token = await ensureSession();
+    /** A call with the bearer token; after a 401 `unauthorized`, logs in again and retries once. */
+    async function authorized(method, path, body) {
+      const token = await currentToken();
       try {
-        return await request(method, path, data, token);
+        return await send(method, path, body, token);
       } catch (error) {
-        if (error.code !== 'unauthorized') throw error;
-        session = null;
-        return request(method, path, data, await ensureSession());
+        if (!(error instanceof PaymentError) || error.code !== 'unauthorized') throw error;
+        if (session && session.token === token) session = null; // another call may have renewed it already
+        return send(method, path, body, await currentToken());
       }
     }
 
+    /** POST /prepay. Resolves with the contract's 200 body (orderId, invoiceNo, status, amount, currency, payment). */
     function prepay(order) {
+      const o = order || {};
+      if (typeof o.amount !== 'string') {
+        // A float cannot say 12.50 exactly; the API takes amounts as decimal strings only.
+        return Promise.reject(new PaymentError('invalid_request', 'amount must be a decimal string such as "12.50".'));
+      }
       return authorized('POST', '/prepay', {
-        orderId: order.orderId,
-        amount: order.amount,
-        currency: order.currency,
-        description: order.description,
+        orderId: o.orderId,
+        amount: o.amount,
+        currency: o.currency,
+        description: o.description,
       });
     }
 
+    /** GET /orders/{orderId}: the authoritative order. */
     function getOrder(orderId) {
       return authorized('GET', '/orders/' + encodeURIComponent(orderId));
     }
 
+    /**
+     * Polls getOrder until the status is final (paid, failed, expired, review) and resolves with that
+     * order, whatever the status. Network trouble, 429 and 5xx answers are retried until the deadline;
+     * other errors reject at once. Past the deadline: PaymentError `timeout` with the last order seen.
+     */
     async function waitForFinal(orderId, waitOptions) {
-      var timeoutMs = (waitOptions && waitOptions.timeoutMs) || opts.pollTimeoutMs;
-      var deadline = Date.now() + timeoutMs;
+      const limit = waitOptions && waitOptions.timeoutMs !== undefined ? waitOptions.timeoutMs : pollTimeoutMs;
+      const deadline = now() + limit;
+      let last;
+      let lastError;
       for (;;) {
-        var order = await getOrder(orderId);
-        if (FINAL_STATUSES.indexOf(order.status) >= 0) return order;
-        if (Date.now() + opts.pollIntervalMs > deadline) {
-          throw new PaymentError('timeout', 'The order was still ' + order.status + ' after ' + timeoutMs + ' ms; ask again later.', { order: order });
+        try {
+          last = await getOrder(orderId);
+          lastError = undefined;
+          if (FINAL_STATUSES.indexOf(last.status) >= 0) return last;
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          lastError = error;
         }
-        await sleep(opts.pollIntervalMs);
+        const remaining = deadline - now();
+        if (remaining <= 0) {
+          const seen = last ? `still ${last.status}` : 'not readable';
+          throw new PaymentError('timeout', `Order ${orderId} was ${seen} after ${limit} ms; ask again later.`, {
+            order: last,
+            cause: lastError,
+          });
+        }
+        await sleep(Math.min(pollIntervalMs, remaining));
       }
     }
 
+    /** wx.requestPayment with 2C2P's object passed through untouched; rejects with WeChat's error object. */
     function requestPayment(payment) {
-      return new Promise(function (resolve, reject) {
-        var params = Object.assign({}, payment, {
-          success: function (res) { resolve(res); },
-          fail: function (err) {
-            var detail = (err && err.errMsg) || 'requestPayment:fail';
-            if (/cancel/.test(detail)) reject(new PaymentError('cancelled', 'The payment was cancelled.', { detail: detail }));
-            else reject(new PaymentError('payment_failed', 'WeChat did not take the payment: ' + detail, { detail: detail }));
-          },
-        });
-        wxApi.requestPayment(params);
+      return new Promise((resolve, reject) => {
+        const params = Object.assign({}, payment);
+        params.success = resolve;
+        params.fail = (err) => reject(err || {});
+        wxApi().requestPayment(params);
       });
     }
 
-    /** The whole flow: log in if needed, prepay, wx.requestPayment, then the server's final word. */
+    /** The whole flow; see the top of this file for what it resolves and rejects with. */
     async function pay(order) {
-      var prepaid = await prepay(order);
+      const prepaid = await prepay(order);
+      if (!isObject(prepaid.payment)) {
+        throw new PaymentError('bad_response', 'POST /prepay answered without payment parameters.', { status: 200 });
+      }
+      const orderId = order.orderId;
+
+      let sheetError = null;
       try {
         await requestPayment(prepaid.payment);
-      } catch (error) {
-        // The server is authoritative: a payment can complete even when the sheet reports a failure,
-        // so ask once and hand the order's status back with the error.
-        var current = await getOrder(order.orderId).catch(function () { return null; });
-        if (current && (current.status === 'paid' || current.status === 'review')) return current;
-        if (current) error.order = current;
-        throw error;
+      } catch (err) {
+        sheetError = err;
       }
-      var final = await waitForFinal(order.orderId);
+
+      if (sheetError) {
+        const detail = errMsgOf(sheetError);
+        const cancelled = /cancel/i.test(detail);
+        // The server decides: a payment can go through even though the sheet reports otherwise.
+        let current;
+        try {
+          current = await getOrder(orderId);
+        } catch (e) {
+          current = undefined; // the sheet's own answer is the best we have
+        }
+        if (current && (current.status === 'paid' || current.status === 'review')) return current;
+        throw cancelled
+          ? new PaymentError('cancelled', 'The payment was cancelled.', { detail, order: current })
+          : new PaymentError('payment_failed', 'WeChat did not take the payment: ' + detail, { detail, order: current });
+      }
+
+      // requestPayment:ok only means the sheet closed happily; wait for the server's word.
+      const final = await waitForFinal(orderId);
       if (final.status === 'failed' || final.status === 'expired') {
-        throw new PaymentError('rejected', 'The payment ended ' + final.status + (final.failReason ? ': ' + final.failReason : '.'), { order: final });
+        const reason = final.failReason ? ': ' + final.failReason : '.';
+        throw new PaymentError('rejected', `Order ${orderId} ended ${final.status}${reason}`, { order: final });
       }
       return final;
     }
 
-    return {
-      login: login,
-      prepay: prepay,
-      getOrder: getOrder,
-      waitForFinal: waitForFinal,
-      pay: pay,
-      get openid() { return session ? session.openid : null; },
-    };
+    return { login, prepay, getOrder, waitForFinal, pay };
   }
 
-  return { createClient: createClient, PaymentError: PaymentError, FINAL_STATUSES: FINAL_STATUSES };
+  return { createClient, PaymentError, FINAL_STATUSES };
 });

@@ -1,171 +1,543 @@
-// payments.js under node's test runner, against a fake `wx` that scripts the server's answers.
 'use strict';
-const test = require('node:test');
+// node --test miniprogram/test/   (Node 20, no dependencies)
+
+const nodeTest = require('node:test');
 const assert = require('node:assert/strict');
-const { createClient, PaymentError } = require('../payments.js');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
 
-const PAYMENT = { timeStamp: '1795694400', nonceStr: 'n0nce', package: 'prepay_id=wx123', signType: 'HMAC-SHA256', paySign: 'SIGN', appId: 'kept-as-is' };
+const MODULE_PATH = path.join(__dirname, '..', 'payments.js');
+const { createClient, PaymentError, FINAL_STATUSES } = require(MODULE_PATH);
 
-/** A scripted wx: routes answer by "METHOD /path"; every call is recorded. */
-function fakeWx(routes, options = {}) {
-  const calls = { request: [], login: 0, requestPayment: [] };
-  const wx = {
-    login({ success, fail }) {
-      calls.login += 1;
-      if (options.loginFails) fail({ errMsg: 'login:fail' });
-      else success({ code: 'code-' + calls.login });
-    },
-    request(req) {
-      calls.request.push(req);
-      const path = req.url.replace('https://api.example.com', '');
-      const route = routes[req.method + ' ' + path.replace(/\?.*$/, '')];
-      if (!route) throw new Error('unexpected request ' + req.method + ' ' + path);
-      const answer = typeof route === 'function' ? route(req, calls) : route;
-      setImmediate(() => (answer.fail ? req.fail(answer.fail) : req.success(answer)));
-    },
-    requestPayment(params) {
-      calls.requestPayment.push(params);
-      const outcome = options.payment || { errMsg: 'requestPayment:ok' };
-      setImmediate(() => (/fail/.test(outcome.errMsg) ? params.fail(outcome) : params.success(outcome)));
-    },
-  };
-  return { wx, calls };
+const BASE = 'https://api.example.test';
+
+/** Every test is bounded: a polling loop that never ends must fail, not hang the suite. */
+function test(name, fn) {
+  return nodeTest(name, { timeout: 10000 }, fn);
+}
+/** Fakes made by the current test; silenced afterwards so a runaway loop cannot keep the process alive. */
+const liveFakes = [];
+nodeTest.afterEach(() => {
+  for (const fake of liveFakes.splice(0)) fake.closed = true;
+});
+
+/**
+ * A scripted stand-in for WeChat's `wx`. Routes answer in order; the last answer of a route repeats.
+ * An answer is { status, body } (body given as-is to success: a string stays a string), { fail: errMsg },
+ * or a function of the recorded request returning one of those.
+ */
+class FakeWx {
+  constructor() {
+    this.requests = [];
+    this.logins = 0;
+    this.payments = [];
+    this.routes = new Map();
+    this.codes = ['code-1', 'code-2', 'code-3', 'code-4'];
+    this.loginFail = null;
+    this.paymentResult = { ok: true };
+    this.onPayment = null;
+    this.closed = false;
+    liveFakes.push(this);
+  }
+
+  on(method, pathname, ...answers) {
+    this.routes.set(method + ' ' + pathname, answers);
+    return this;
+  }
+
+  /** The usual /openid answer: token tok-N for the N-th login. */
+  withLogin(extra) {
+    return this.on('POST', '/openid', () => ({
+      status: 200,
+      body: Object.assign({ openid: 'o-alice', token: 'tok-' + this.logins, expiresIn: 7200 }, extra),
+    }));
+  }
+
+  login(options) {
+    this.logins += 1;
+    const n = this.logins;
+    setImmediate(() => {
+      if (this.loginFail) options.fail({ errMsg: this.loginFail });
+      else options.success({ code: this.codes[n - 1], errMsg: 'login:ok' });
+    });
+  }
+
+  request(options) {
+    if (this.closed) return; // the test is over: never answer
+    const url = new URL(options.url);
+    const recorded = {
+      url: options.url,
+      path: url.pathname,
+      method: options.method,
+      header: Object.assign({}, options.header),
+      data: options.data,
+      body: typeof options.data === 'string' ? JSON.parse(options.data) : options.data,
+      timeout: options.timeout,
+      hasDataKey: Object.prototype.hasOwnProperty.call(options, 'data'),
+    };
+    this.requests.push(recorded);
+    const answers = this.routes.get(options.method + ' ' + url.pathname);
+    setImmediate(() => {
+      if (!answers) {
+        options.success({ statusCode: 404, data: { error: { code: 'not_found', message: 'no route in the fake' } } });
+        return;
+      }
+      let answer = answers.length > 1 ? answers.shift() : answers[0];
+      if (typeof answer === 'function') answer = answer(recorded);
+      if (answer.fail) options.fail({ errMsg: answer.fail });
+      else options.success({ statusCode: answer.status, data: answer.body, header: {} });
+    });
+  }
+
+  requestPayment(options) {
+    const params = {};
+    for (const key of Object.keys(options)) {
+      if (key !== 'success' && key !== 'fail' && key !== 'complete') params[key] = options[key];
+    }
+    this.payments.push({ params, hasCallbacks: typeof options.success === 'function' && typeof options.fail === 'function' });
+    if (this.onPayment) this.onPayment(params);
+    const result = this.paymentResult;
+    setImmediate(() => {
+      if (result.ok) options.success({ errMsg: 'requestPayment:ok' });
+      else options.fail({ errMsg: result.errMsg });
+    });
+  }
+
+  calls(method, pathname) {
+    return this.requests.filter((r) => r.method === method && r.path === pathname);
+  }
 }
 
-const loginOk = (req, calls) => ({ statusCode: 200, data: { openid: 'oAlice', token: 'token-' + calls.login, expiresIn: 7200 } });
-const prepayOk = { statusCode: 200, data: { orderId: 'A-1', invoiceNo: 'INV1', status: 'pending', amount: '12.50', currency: 'SGD', payment: PAYMENT } };
-const order = { orderId: 'A-1', amount: '12.50', currency: 'SGD', description: 'Latte x2' };
-const client = (wx, extra) => createClient({ baseUrl: 'https://api.example.com/', wx, pollIntervalMs: 1, pollTimeoutMs: 200, ...extra });
-const statusSequence = (...statuses) => {
-  let i = 0;
-  return () => ({ statusCode: 200, data: { orderId: 'A-1', status: statuses[Math.min(i++, statuses.length - 1)], failReason: 'Declined' } });
-};
+const PAYMENT = Object.freeze({
+  timeStamp: '1764201600',
+  nonceStr: 'n0nce',
+  package: 'prepay_id=wx2711020000000000000000000000',
+  signType: 'HMAC-SHA256',
+  paySign: 'ABCDEF0123',
+  extraFrom2c2p: 'kept-as-is',
+});
 
-test('login sends the wx.login code and keeps the token', async () => {
-  const { wx, calls } = fakeWx({ 'POST /openid': loginOk });
-  const c = client(wx);
+const ORDER = Object.freeze({ orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
+
+function orderJson(status, extra) {
+  return Object.assign(
+    { orderId: 'A-1001', invoiceNo: 'INV0001', status, amount: '12.50', currency: 'SGD', description: 'Latte x2',
+      createdAt: '2026-11-27T01:00:00Z', updatedAt: '2026-11-27T01:00:05Z' },
+    extra
+  );
+}
+
+function prepayJson() {
+  return { orderId: 'A-1001', invoiceNo: 'INV0001', status: 'pending', amount: '12.50', currency: 'SGD', payment: Object.assign({}, PAYMENT) };
+}
+
+function client(fake, extra) {
+  return createClient(Object.assign({ baseUrl: BASE, wx: fake, pollIntervalMs: 1, pollTimeoutMs: 2000 }, extra));
+}
+
+async function rejectsWith(promise, code) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PaymentError, 'expected a PaymentError, got ' + error);
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, 'PaymentError');
+    assert.equal(error.code, code, `expected code ${code}, got ${error.code}: ${error.message}`);
+    return error;
+  }
+  assert.fail(`expected a rejection with code ${code}, but it resolved`);
+}
+
+// ---------------------------------------------------------------------------------------------- login
+
+test('login sends the wx.login code, keeps the token and does not return it', async () => {
+  const fake = new FakeWx().withLogin({ unionid: 'u-alice' });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  const c = createClient({ baseUrl: BASE + '/', wx: fake }); // trailing slash is tolerated
+
   const who = await c.login();
-  assert.deepEqual(who, { openid: 'oAlice', expiresIn: 7200 });
-  assert.equal(JSON.parse(calls.request[0].data).code, 'code-1');
-  assert.equal(c.openid, 'oAlice');
+  assert.deepEqual(who, { openid: 'o-alice', unionid: 'u-alice', expiresIn: 7200 });
+  const [call] = fake.calls('POST', '/openid');
+  assert.equal(call.url, BASE + '/openid');
+  assert.deepEqual(call.body, { code: 'code-1' });
+  assert.equal(call.header['Content-Type'], 'application/json');
+  assert.equal(call.header.Authorization, undefined);
+  assert.equal(call.timeout, 10000);
+
+  await c.getOrder('A-1001');
+  assert.equal(fake.logins, 1, 'a valid token is reused');
+  assert.equal(fake.calls('GET', '/orders/A-1001')[0].header.Authorization, 'Bearer tok-1');
 });
 
-test('prepay sends the bearer token and the order, logging in first', async () => {
-  const { wx, calls } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': prepayOk });
-  const answer = await client(wx).prepay(order);
-  assert.equal(answer.invoiceNo, 'INV1');
-  const prepay = calls.request[1];
-  assert.equal(prepay.header.Authorization, 'Bearer token-1');
-  assert.deepEqual(JSON.parse(prepay.data), order);
-  assert.equal(prepay.url, 'https://api.example.com/prepay', 'one slash between base and path');
+test('login leaves unionid out when the server gives none', async () => {
+  const fake = new FakeWx().withLogin();
+  const who = await client(fake).login();
+  assert.deepEqual(who, { openid: 'o-alice', expiresIn: 7200 });
+  assert.equal('unionid' in who, false);
 });
 
-test('pay runs the whole flow and resolves with the server status, not the callback', async () => {
-  const { wx, calls } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('pending', 'pending', 'paid') });
-  const final = await client(wx).pay(order);
-  assert.equal(final.status, 'paid');
-  assert.equal(calls.request.filter((r) => r.method === 'GET').length, 3, 'polled until final');
-  const { success, fail, ...params } = calls.requestPayment[0];
-  assert.deepEqual(params, PAYMENT, 'the payment object goes to wx.requestPayment unchanged, extra keys included');
-  assert.equal(typeof success, 'function');
+test('concurrent calls without a session share one wx.login', async () => {
+  const fake = new FakeWx().withLogin();
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  const c = client(fake);
+  await Promise.all([c.getOrder('A-1001'), c.getOrder('A-1001'), c.login()]);
+  assert.equal(fake.logins, 1);
+  assert.equal(fake.calls('POST', '/openid').length, 1);
 });
 
-test('orderId is encoded into the path', async () => {
-  const { wx, calls } = fakeWx({ 'POST /openid': loginOk, 'GET /orders/A%2F1': { statusCode: 404, data: { error: { code: 'not_found', message: 'No such order.' } } } });
-  await assert.rejects(client(wx).getOrder('A/1'), { code: 'not_found', status: 404 });
-  assert.equal(calls.request[1].url, 'https://api.example.com/orders/A%2F1');
+test('the token is renewed shortly before it expires', async () => {
+  let clock = 1000000;
+  const fake = new FakeWx().withLogin({ expiresIn: 120 });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  const c = client(fake, { now: () => clock });
+
+  await c.getOrder('A-1001');
+  clock += 80000; // 40 s left, more than the 30 s margin
+  await c.getOrder('A-1001');
+  assert.equal(fake.logins, 1);
+  clock += 15000; // 25 s left: renew first
+  await c.getOrder('A-1001');
+  assert.equal(fake.logins, 2);
+  const tokens = fake.calls('GET', '/orders/A-1001').map((r) => r.header.Authorization);
+  assert.deepEqual(tokens, ['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2']);
 });
 
-test('a cancelled payment rejects with cancelled after one status check', async () => {
-  const { wx, calls } = fakeWx(
-    { 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('pending') },
-    { payment: { errMsg: 'requestPayment:fail cancel' } }
-  );
-  await assert.rejects(client(wx).pay(order), (e) => e instanceof PaymentError && e.code === 'cancelled' && e.order.status === 'pending');
-  assert.equal(calls.request.filter((r) => r.method === 'GET').length, 1);
+test('a wx.login failure rejects with login_failed and calls no API', async () => {
+  const fake = new FakeWx().withLogin();
+  fake.loginFail = 'login:fail network';
+  const error = await rejectsWith(client(fake).prepay(ORDER), 'login_failed');
+  assert.equal(error.detail, 'login:fail network');
+  assert.equal(fake.requests.length, 0);
 });
 
-test('a cancel on an order the server says is paid resolves paid', async () => {
-  const { wx } = fakeWx(
-    { 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('paid') },
-    { payment: { errMsg: 'requestPayment:fail cancel' } }
-  );
-  assert.equal((await client(wx).pay(order)).status, 'paid');
-});
-
-test('other requestPayment failures are payment_failed with the detail and the server status', async () => {
-  const { wx } = fakeWx(
-    { 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('failed') },
-    { payment: { errMsg: 'requestPayment:fail no balance' } }
-  );
-  await assert.rejects(client(wx).pay(order), (e) => e.code === 'payment_failed' && e.detail === 'requestPayment:fail no balance' && e.order.status === 'failed');
-});
-
-test('a failed status check after a sheet failure keeps the original error', async () => {
-  const { wx } = fakeWx(
-    { 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': { fail: { errMsg: 'request:fail offline' } } },
-    { payment: { errMsg: 'requestPayment:fail cancel' } }
-  );
-  await assert.rejects(client(wx).pay(order), (e) => e.code === 'cancelled' && e.order === undefined);
-});
-
-test('a final failed status rejects with rejected and the order', async () => {
-  const { wx } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('failed') });
-  await assert.rejects(client(wx).pay(order), (e) => e.code === 'rejected' && e.order.status === 'failed' && /Declined/.test(e.message));
-});
-
-test('review resolves: the money arrived and a person looks at it', async () => {
-  const { wx } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('review') });
-  assert.equal((await client(wx).pay(order)).status, 'review');
-});
-
-test('network failures are network errors; wx timeouts are timeout', async () => {
-  const down = fakeWx({ 'POST /openid': { fail: { errMsg: 'request:fail net::ERR_CONNECTION_REFUSED' } } });
-  await assert.rejects(client(down.wx).login(), { code: 'network' });
-  const slow = fakeWx({ 'POST /openid': { fail: { errMsg: 'request:fail timeout' } } });
-  await assert.rejects(client(slow.wx).login(), { code: 'timeout' });
-});
-
-test('server errors carry their code, status and message; a string body is parsed', async () => {
-  const { wx } = fakeWx({
-    'POST /openid': loginOk,
-    'POST /prepay': { statusCode: 409, data: JSON.stringify({ error: { code: 'order_conflict', message: 'taken' } }) },
+test('a refused login code surfaces the server error', async () => {
+  const fake = new FakeWx().on('POST', '/openid', {
+    status: 401, body: { error: { code: 'invalid_code', message: 'WeChat says the login code is invalid.' } },
   });
-  await assert.rejects(client(wx).prepay(order), { code: 'order_conflict', status: 409, message: 'taken' });
+  const error = await rejectsWith(client(fake).login(), 'invalid_code');
+  assert.equal(error.status, 401);
+  assert.equal(fake.logins, 1, 'invalid_code is not unauthorized: no second login');
 });
 
-test('polling gives up with timeout', async () => {
-  const { wx } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': prepayOk, 'GET /orders/A-1': statusSequence('pending') });
-  await assert.rejects(client(wx, { pollTimeoutMs: 20, pollIntervalMs: 5 }).pay(order), (e) => e.code === 'timeout' && e.order.status === 'pending');
+// --------------------------------------------------------------------------------------------- prepay
+
+test('prepay logs in, sends the bearer token and the order, and returns the 200 body', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  const result = await client(fake).prepay(Object.assign({ ignored: 'not sent' }, ORDER));
+  assert.deepEqual(result, prepayJson());
+  const [call] = fake.calls('POST', '/prepay');
+  assert.equal(call.url, BASE + '/prepay');
+  assert.equal(call.header.Authorization, 'Bearer tok-1');
+  assert.equal(call.header['Content-Type'], 'application/json');
+  assert.equal(typeof call.data, 'string', 'the body is sent as JSON text');
+  assert.deepEqual(call.body, { orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
 });
 
-test('a 401 logs in again once and retries', async () => {
-  let prepays = 0;
-  const { wx, calls } = fakeWx({
-    'POST /openid': loginOk,
-    'POST /prepay': () => (++prepays === 1 ? { statusCode: 401, data: { error: { code: 'unauthorized', message: 'expired' } } } : prepayOk),
+test('prepay refuses a numeric amount before calling anything', async () => {
+  const fake = new FakeWx().withLogin();
+  const error = await rejectsWith(client(fake).prepay(Object.assign({}, ORDER, { amount: 12.5 })), 'invalid_request');
+  assert.match(error.message, /amount/);
+  assert.equal(fake.requests.length, 0);
+});
+
+test('getOrder encodes the order id into the path and sends no body', async () => {
+  const fake = new FakeWx().withLogin().on('GET', '/orders/A%201%2F2%3F', { status: 200, body: orderJson('paid') });
+  const order = await client(fake).getOrder('A 1/2?');
+  assert.equal(order.status, 'paid');
+  const call = fake.requests.find((r) => r.method === 'GET');
+  assert.equal(call.url, BASE + '/orders/A%201%2F2%3F');
+  assert.equal(call.hasDataKey, false);
+  assert.equal(call.header['Content-Type'], undefined);
+});
+
+// ---------------------------------------------------------------------------------------- pay: happy path
+
+test('pay: prepay, requestPayment, then polls until paid', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001',
+    { status: 200, body: orderJson('pending') },
+    { status: 200, body: orderJson('pending') },
+    { status: 200, body: orderJson('paid', { paidAt: '2026-11-27T01:00:09Z' }) });
+  const order = await client(fake).pay(ORDER);
+  assert.equal(order.status, 'paid');
+  assert.equal(order.paidAt, '2026-11-27T01:00:09Z');
+  assert.equal(fake.payments.length, 1);
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 3);
+  const order_ = fake.requests.map((r) => r.method + ' ' + r.path);
+  assert.deepEqual(order_, ['POST /openid', 'POST /prepay', 'GET /orders/A-1001', 'GET /orders/A-1001', 'GET /orders/A-1001']);
+});
+
+test('pay: wx.requestPayment receives 2C2P\'s object unchanged, extra keys included', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('paid') });
+  await client(fake).pay(ORDER);
+  assert.equal(fake.payments.length, 1);
+  assert.deepEqual(fake.payments[0].params, Object.assign({}, PAYMENT));
+  assert.equal(fake.payments[0].hasCallbacks, true);
+});
+
+test('pay: the requestPayment success callback is not proof of payment', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  const error = await rejectsWith(client(fake, { pollTimeoutMs: 30 }).pay(ORDER), 'timeout');
+  assert.equal(error.order.status, 'pending');
+  assert.ok(fake.calls('GET', '/orders/A-1001').length >= 2, 'it kept asking the server');
+});
+
+test('pay resolves with a review order (money arrived, a person must look)', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('review') });
+  const order = await client(fake).pay(ORDER);
+  assert.equal(order.status, 'review');
+});
+
+// ------------------------------------------------------------------------------------- pay: sheet errors
+
+test('pay: cancel rejects with cancelled after exactly one status check', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail cancel' };
+  const error = await rejectsWith(client(fake).pay(ORDER), 'cancelled');
+  assert.equal(error.detail, 'requestPayment:fail cancel');
+  assert.equal(error.order.status, 'pending');
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 1);
+});
+
+test('pay: cancel but the server says paid resolves with the paid order', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('paid') });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail cancel' };
+  const order = await client(fake).pay(ORDER);
+  assert.equal(order.status, 'paid');
+});
+
+test('pay: cancel still rejects cancelled when the status check itself fails', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { fail: 'request:fail timeout' });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail cancel' };
+  const error = await rejectsWith(client(fake).pay(ORDER), 'cancelled');
+  assert.equal(error.order, undefined);
+});
+
+test('pay: another requestPayment failure rejects with payment_failed', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('failed', { failReason: 'Declined' }) });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail insufficient balance' };
+  const error = await rejectsWith(client(fake).pay(ORDER), 'payment_failed');
+  assert.equal(error.detail, 'requestPayment:fail insufficient balance');
+  assert.match(error.message, /insufficient balance/);
+  assert.equal(error.order.status, 'failed');
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 1, 'no polling after a failed sheet');
+});
+
+// ------------------------------------------------------------------------------------------- errors
+
+test('a wx.request failure rejects with network and no HTTP status', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { fail: 'request:fail net::ERR_INTERNET_DISCONNECTED' });
+  const error = await rejectsWith(client(fake).pay(ORDER), 'network');
+  assert.equal(error.status, undefined);
+  assert.equal(error.detail, 'request:fail net::ERR_INTERNET_DISCONNECTED');
+  assert.match(error.message, /POST \/prepay/);
+  assert.doesNotMatch(error.message + JSON.stringify(error), /tok-1/, 'the token is never in an error');
+  assert.equal(fake.payments.length, 0, 'no payment sheet without prepay parameters');
+});
+
+test('server error JSON gives its code, message and HTTP status (string bodies parsed too)', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', {
+    status: 409,
+    body: JSON.stringify({ error: { code: 'order_conflict', message: 'orderId A-1001 is taken by another order.' } }),
   });
-  const answer = await client(wx).prepay(order);
-  assert.equal(answer.invoiceNo, 'INV1');
-  assert.equal(calls.login, 2);
-  assert.equal(calls.request[3].header.Authorization, 'Bearer token-2');
+  const error = await rejectsWith(client(fake).pay(ORDER), 'order_conflict');
+  assert.equal(error.status, 409);
+  assert.equal(error.message, 'orderId A-1001 is taken by another order.');
+  assert.equal(fake.payments.length, 0);
 });
 
-test('a second 401 is not retried forever', async () => {
-  const { wx, calls } = fakeWx({ 'POST /openid': loginOk, 'POST /prepay': { statusCode: 401, data: { error: { code: 'unauthorized', message: 'no' } } } });
-  await assert.rejects(client(wx).prepay(order), { code: 'unauthorized' });
-  assert.equal(calls.login, 2);
+test('already_paid and invalid_request come through with their status', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 409, body: { error: { code: 'already_paid', message: 'The order is paid already.' } } },
+    { status: 400, body: { error: { code: 'invalid_request', message: 'currency: not supported.' } } });
+  const c = client(fake);
+  assert.equal((await rejectsWith(c.prepay(ORDER), 'already_paid')).status, 409);
+  const invalid = await rejectsWith(c.prepay(ORDER), 'invalid_request');
+  assert.equal(invalid.status, 400);
+  assert.equal(invalid.message, 'currency: not supported.');
 });
 
-test('wx.login failure is login_failed; missing config is refused', async () => {
-  const { wx } = fakeWx({}, { loginFails: true });
-  await assert.rejects(client(wx).login(), { code: 'login_failed' });
-  assert.throws(() => createClient({ wx }), { code: 'invalid_config' });
+test('an error without our JSON is http_error; a 2xx without JSON is bad_response', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 429, body: '{"message":"Too Many Requests"}' },
+    { status: 200, body: '<html>gateway</html>' });
+  const c = client(fake);
+  assert.equal((await rejectsWith(c.prepay(ORDER), 'http_error')).status, 429);
+  assert.equal((await rejectsWith(c.prepay(ORDER), 'bad_response')).status, 200);
 });
 
-test('the DevTools example carries an identical copy of the module', () => {
-  const fs = require('node:fs');
-  const path = require('node:path');
-  const read = (p) => fs.readFileSync(path.join(__dirname, '..', p), 'utf8');
-  assert.equal(read('example/utils/payments.js'), read('payments.js'), 'copy miniprogram/payments.js to example/utils/');
+test('waitForFinal rejects with timeout after its own timeoutMs', async () => {
+  const fake = new FakeWx().withLogin().on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  const c = client(fake, { pollIntervalMs: 5, pollTimeoutMs: 60000 });
+  const started = Date.now();
+  const error = await rejectsWith(c.waitForFinal('A-1001', { timeoutMs: 40 }), 'timeout');
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 35 && elapsed < 2000, `stopped after ${elapsed} ms`);
+  assert.equal(error.order.status, 'pending');
+  assert.match(error.message, /still pending/);
+});
+
+test('waitForFinal returns any final status, rides out transient errors, stops on others', async () => {
+  for (const status of FINAL_STATUSES) {
+    const fake = new FakeWx().withLogin().on('GET', '/orders/A-1001', { status: 200, body: orderJson(status) });
+    assert.equal((await client(fake).waitForFinal('A-1001')).status, status);
+  }
+  const flaky = new FakeWx().withLogin().on('GET', '/orders/A-1001',
+    { fail: 'request:fail timeout' },
+    { status: 502, body: { error: { code: 'upstream_error', message: 'busy' } } },
+    { status: 200, body: orderJson('paid') });
+  assert.equal((await client(flaky).waitForFinal('A-1001')).status, 'paid');
+  assert.equal(flaky.calls('GET', '/orders/A-1001').length, 3);
+
+  const missing = new FakeWx().withLogin().on('GET', '/orders/A-1001', { status: 404, body: { error: { code: 'not_found', message: 'No such order.' } } });
+  await rejectsWith(client(missing).waitForFinal('A-1001'), 'not_found');
+  assert.equal(missing.calls('GET', '/orders/A-1001').length, 1);
+});
+
+test('a 401 unauthorized logs in again once and retries with the new token', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 401, body: { error: { code: 'unauthorized', message: 'The token has expired.' } } },
+    { status: 200, body: prepayJson() });
+  const result = await client(fake).prepay(ORDER);
+  assert.equal(result.invoiceNo, 'INV0001');
+  assert.equal(fake.logins, 2);
+  const calls = fake.calls('POST', '/prepay');
+  assert.deepEqual(calls.map((r) => r.header.Authorization), ['Bearer tok-1', 'Bearer tok-2']);
+  assert.deepEqual(calls[1].body, calls[0].body);
+});
+
+test('a second 401 after the re-login is not retried again', async () => {
+  const fake = new FakeWx().withLogin().on('GET', '/orders/A-1001',
+    { status: 401, body: { error: { code: 'unauthorized', message: 'The token is not valid.' } } });
+  const error = await rejectsWith(client(fake).getOrder('A-1001'), 'unauthorized');
+  assert.equal(error.status, 401);
+  assert.equal(fake.logins, 2);
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 2);
+});
+
+test('pay rejects with rejected, carrying the order, when it ends failed or expired', async () => {
+  for (const status of ['failed', 'expired']) {
+    const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+    fake.on('GET', '/orders/A-1001',
+      { status: 200, body: orderJson('pending') },
+      { status: 200, body: orderJson(status, status === 'failed' ? { failReason: 'Insufficient funds' } : {}) });
+    const error = await rejectsWith(client(fake).pay(ORDER), 'rejected');
+    assert.equal(error.order.status, status);
+    assert.match(error.message, new RegExp(`ended ${status}`));
+    if (status === 'failed') assert.match(error.message, /Insufficient funds/);
+  }
+});
+
+test('the module writes nothing to the console (no token can leak there)', async () => {
+  const seen = [];
+  const saved = {};
+  for (const name of ['log', 'info', 'warn', 'error', 'debug']) {
+    saved[name] = console[name];
+    console[name] = (...args) => seen.push(args.join(' '));
+  }
+  try {
+    const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+    fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('paid') });
+    await client(fake).pay(ORDER);
+    fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail cancel' };
+    fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+    await client(fake).pay(ORDER).catch(() => {});
+  } finally {
+    Object.assign(console, saved);
+  }
+  assert.deepEqual(seen, []);
+});
+
+// ------------------------------------------------------------------------------- packaging and example
+
+test('as a plain <script> it defines WechatPayments and falls back to the global wx', async () => {
+  const source = fs.readFileSync(MODULE_PATH, 'utf8');
+  const fake = new FakeWx().withLogin();
+  const context = vm.createContext({ setTimeout, wx: fake });
+  context.self = context; // a browser window is its own `self`
+  vm.runInContext(source, context, { filename: 'payments.js' });
+  assert.equal(typeof context.WechatPayments.createClient, 'function');
+  assert.equal(typeof context.WechatPayments.PaymentError, 'function');
+  const c = context.WechatPayments.createClient({ baseUrl: BASE });
+  const who = await c.login();
+  assert.equal(who.openid, 'o-alice');
+  assert.equal(fake.calls('POST', '/openid').length, 1);
+});
+
+test('createClient insists on a baseUrl', () => {
+  assert.throws(() => createClient({ wx: new FakeWx() }), /baseUrl/);
+});
+
+/** Loads the example page as WeChat would; its `require('../../utils/payments.js')` gets this module. */
+function loadExamplePage(fake, baseUrl) {
+  const dir = path.join(__dirname, '..', 'example');
+  const appSource = fs.readFileSync(path.join(dir, 'app.js'), 'utf8');
+  let appConfig;
+  vm.runInNewContext(appSource, { App: (config) => { appConfig = config; }, wx: fake, console });
+  assert.match(appConfig.globalData.apiBaseUrl, /^https:\/\//, 'app.js holds the API base URL');
+  appConfig.globalData.apiBaseUrl = baseUrl;
+
+  const pageSource = fs.readFileSync(path.join(dir, 'pages', 'pay', 'pay.js'), 'utf8');
+  let pageConfig;
+  const required = [];
+  vm.runInNewContext(pageSource, {
+    Page: (config) => { pageConfig = config; },
+    getApp: () => appConfig,
+    wx: fake,
+    console,
+    setTimeout,
+    require: (request) => {
+      required.push(request);
+      if (request !== '../../utils/payments.js') throw new Error('unexpected require ' + request);
+      // Evaluated the way WeChat would: as a CommonJS module that sees the global `wx`.
+      const module = { exports: {} };
+      vm.runInNewContext(fs.readFileSync(MODULE_PATH, 'utf8'), { module, exports: module.exports, wx: fake, setTimeout });
+      return module.exports;
+    },
+  });
+  const page = Object.create(pageConfig);
+  page.data = JSON.parse(JSON.stringify(pageConfig.data));
+  page.setData = (patch) => Object.assign(page.data, patch);
+  return { page, required, dir };
+}
+
+test('the example page pays an order through the module and shows the status', async () => {
+  const fake = new FakeWx().withLogin();
+  fake.on('POST', '/prepay', (req) => ({ status: 200, body: Object.assign(prepayJson(), { orderId: req.body.orderId }) }));
+  const { page, required, dir } = loadExamplePage(fake, BASE);
+  assert.deepEqual(required, ['../../utils/payments.js']);
+
+  page.onLoad();
+  assert.match(page.data.orderId, /^[A-Za-z0-9_-]{1,64}$/);
+  fake.on('GET', '/orders/' + page.data.orderId, { status: 200, body: orderJson('paid') });
+  await page.onPay();
+  assert.equal(page.data.status, 'paid', page.data.message);
+  assert.equal(page.data.paying, false);
+  assert.deepEqual(fake.calls('POST', '/prepay')[0].body.orderId, page.data.lastOrderId);
+
+  // A failure shows the error code and the server's message.
+  fake.on('POST', '/prepay', { status: 409, body: { error: { code: 'already_paid', message: 'The order is paid already.' } } });
+  await page.onPay();
+  assert.equal(page.data.status, 'already_paid');
+  assert.equal(page.data.message, 'The order is paid already.');
+
+  // Every handler the template binds exists on the page, and the JSON files parse.
+  const wxml = fs.readFileSync(path.join(dir, 'pages', 'pay', 'pay.wxml'), 'utf8');
+  const handlers = [...wxml.matchAll(/bind(?:tap|input|change)="(\w+)"/g)].map((m) => m[1]);
+  assert.ok(handlers.includes('onPay'));
+  for (const name of handlers) assert.equal(typeof page[name], 'function', `pay.js lacks ${name}`);
+  for (const file of ['project.config.json', 'app.json', 'pages/pay/pay.json']) {
+    JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  }
+  const appJson = JSON.parse(fs.readFileSync(path.join(dir, 'app.json'), 'utf8'));
+  assert.deepEqual(appJson.pages, ['pages/pay/pay']);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'project.config.json'), 'utf8')).appid, 'touristappid');
 });

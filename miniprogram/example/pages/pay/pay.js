@@ -1,21 +1,55 @@
-// One order, paid through the backend. utils/payments.js is a copy of miniprogram/payments.js
-// (WeChat's require cannot reach outside the project folder; scripts/test checks the copy is identical).
+// Pays one order through the backend with the client module.
+// utils/payments.js is your copy of miniprogram/payments.js: WeChat's require() only reaches files
+// inside the project folder, so copy it in first (cp ../payments.js utils/payments.js).
 const { createClient } = require('../../utils/payments.js');
 
-const client = createClient({ baseUrl: getApp().globalData.apiBaseUrl });
+function newOrderId() {
+  return 'MP-' + Date.now().toString(36).toUpperCase() + '-' + Math.random().toString(36).slice(2, 6).toUpperCase();
+}
 
 Page({
-  data: { paying: false, status: '', message: '' },
+  data: {
+    orderId: '',
+    amount: '12.50',
+    currency: 'SGD',
+    description: 'Latte x2',
+    paying: false,
+    status: '',
+    message: '',
+    lastOrderId: '',
+  },
+
+  onLoad() {
+    // One client per page is enough; it keeps the session token in memory.
+    this.client = createClient({ baseUrl: getApp().globalData.apiBaseUrl });
+    this.setData({ orderId: newOrderId() });
+  },
+
+  onInput(event) {
+    this.setData({ [event.currentTarget.dataset.field]: event.detail.value });
+  },
 
   async onPay() {
-    this.setData({ paying: true, status: '', message: '' });
-    const orderId = 'MP-' + Date.now();
+    const order = {
+      orderId: this.data.orderId,
+      amount: this.data.amount,
+      currency: this.data.currency,
+      description: this.data.description,
+    };
+    this.setData({ paying: true, status: 'pending', message: 'Waiting for WeChat Pay…', lastOrderId: order.orderId });
     try {
-      const order = await client.pay({ orderId, amount: '12.50', currency: 'SGD', description: 'Latte x2' });
-      this.setData({ status: order.status, message: order.status === 'paid' ? 'Thank you!' : 'We are checking this payment.' });
+      // Resolves only once the server says paid (or review); never on the payment sheet's word alone.
+      const final = await this.client.pay(order);
+      this.setData({
+        status: final.status,
+        message: final.status === 'paid' ? 'Thank you!' : 'Payment received; we are checking it.',
+        orderId: newOrderId(),
+      });
     } catch (error) {
-      const status = error.order ? error.order.status : error.code;
-      this.setData({ status, message: error.message });
+      // error.order (when present) is the server's view; otherwise show the error code.
+      // The same orderId can be paid again: prepay hands back the open attempt or starts a new one.
+      const finalOrder = error.order && error.order.status !== 'pending' ? error.order : null;
+      this.setData({ status: finalOrder ? finalOrder.status : error.code || 'error', message: error.message });
     } finally {
       this.setData({ paying: false });
     }
