@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use protocol::inquiry::{InquiryRequest, InquiryResponse};
-use protocol::securepay::{PaymentRequest, PaymentResponse, RequestMiniProgramData, WCMINI, WechatPayer};
+use protocol::securepay::{PaymentRequest, PaymentResponse, WcminiFields};
 use simulator::{Simulator, SimulatorConfig};
 use tokio::sync::mpsc;
 
@@ -121,25 +121,19 @@ fn content_type_of(headers: &reqwest::header::HeaderMap) -> String {
 
 /// A valid WCMINI request for `invoice`.
 pub fn request(invoice: &str) -> PaymentRequest {
+    let open_id = simulator::openid_for("alice");
     PaymentRequest {
-        time_stamp: "261126120000".into(),
-        merchant_id: MERCHANT.into(),
-        unique_transaction_code: invoice.into(),
-        desc: "Latte x2".into(),
-        amt: "000000001250".into(),
-        currency_code: "702".into(),
-        pan_country: None,
-        cardholder_name: None,
-        payment_channel: WCMINI.into(),
         user_defined1: Some("A-1001".into()),
-        user_defined2: None,
-        user_defined3: None,
-        user_defined4: None,
-        user_defined5: None,
-        payment_expiry: None,
-        mini_program_data: RequestMiniProgramData {
-            wechat: WechatPayer { app_id: APP_ID.into(), open_id: simulator::openid_for("alice") },
-        },
+        ..PaymentRequest::wcmini(WcminiFields {
+            time_stamp: "261126120000",
+            merchant_id: MERCHANT,
+            invoice_no: invoice,
+            desc: "Latte x2",
+            amt: "000000001250",
+            currency_code: "702",
+            app_id: APP_ID,
+            open_id: &open_id,
+        })
     }
 }
 
