@@ -12,7 +12,6 @@ are the function's own start-up, not the network's. WeChat is answered by a stub
 Usage: cargo build --release -p openid -p prepay -p notify && python3 bench/coldstart.py [--samples 20]
 """
 import argparse
-import base64
 import json
 import os
 import statistics
@@ -97,18 +96,27 @@ def peak_rss_kib(pid):
 
 
 def sample(binary, env, payload):
+    """One cold start on a fresh emulator, so a killed process's late request cannot reach the next sample."""
     global STATE
     STATE = Runtime()
     STATE.event = payload
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", WECHAT_API_URL=f"http://127.0.0.1:{port}/wechat")
     start = time.perf_counter()
-    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = open(f"/tmp/coldstart-{binary.name}.err", "wb")
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=errors)
     try:
         if not STATE.done.wait(15):
-            raise RuntimeError(f"{binary.name} did not answer within 15 s")
+            raise RuntimeError(f"{binary.name} did not answer within 15 s (its stderr: {errors.name})")
         rss = peak_rss_kib(process.pid)
     finally:
         process.kill()
         process.wait()
+        errors.close()
+        server.shutdown()
+        server.server_close()
     status = json.loads(STATE.response_body or b"{}").get("statusCode")
     return (STATE.first_next - start) * 1000, (STATE.responded - start) * 1000, rss, status
 
@@ -119,12 +127,8 @@ def main():
     parser.add_argument("--target-dir", default=str(ROOT / "target" / "release"))
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
     base_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -138,7 +142,6 @@ def main():
         "PGW_SECRET_KEY": "not-the-key-the-event-was-signed-with",
         "WECHAT_APP_ID": "wx1234567890abcdef",
         "WECHAT_APP_SECRET": "bench-secret",
-        "WECHAT_API_URL": f"http://127.0.0.1:{port}/wechat",
         "SESSION_SECRET": "bench-session-secret-0123456789abcdef",
     }
     cases = [
@@ -165,7 +168,6 @@ def main():
             f"{name:8} {statistics.median(inits):>13.1f} {p90(inits):>10.1f}"
             f" {statistics.median(firsts):>21.1f} {p90(firsts):>10.1f} {max(rsss) if rsss else float('nan'):>13.1f}"
         )
-    server.shutdown()
 
 
 if __name__ == "__main__":
