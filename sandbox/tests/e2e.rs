@@ -84,23 +84,24 @@ async fn pay_flow(sandbox: &Sandbox) {
     assert_eq!(order["invoiceNo"], prepaid["invoiceNo"]);
     assert!(order["paidAt"].is_string());
 
-    // A replay of the same signed notification is acknowledged and changes nothing.
+    // Copies of the same signed notification, all at once: each acknowledged, nothing changes.
     let invoice = prepaid["invoiceNo"].as_str().expect("invoice");
     let envelope = sandbox.running.simulator.notification_envelope(invoice, PayResult::Success).expect("known invoice");
-    for _ in 0..2 {
-        let form = protocol::envelope::form_body("paymentResponse", &envelope);
-        let response = sandbox
+    let form = protocol::envelope::form_body("paymentResponse", &envelope);
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let request = sandbox
             .http
             .post(sandbox.url("/notify"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .expect("notify answers");
-        assert_eq!(response.status(), StatusCode::OK);
+            .body(form.clone());
+        copies.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    for status in copies.join_all().await {
+        assert_eq!(status.expect("notify answers"), StatusCode::OK);
     }
     let (_, again) = sandbox.get(&format!("/orders/{order_id}"), &token).await;
-    assert_eq!(again, order, "a replay changes nothing");
+    assert_eq!(again, order, "replays change nothing: same status, same updatedAt");
 
     let (status, body) = sandbox
         .post(
