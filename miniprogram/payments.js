@@ -6,12 +6,19 @@
  * `window.WechatPayments`. Copy it into your mini program, e.g. as utils/payments.js:
  *
  *   const { createClient } = require('../../utils/payments.js');
- *   const client = createClient({ baseUrl: 'https://api.example.com' });
- *   const order = await client.pay({ orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
+ *   const client = createClient({ baseUrl: 'https://pay.shop.example.com' }); // your own ICP-filed domain
+ *   const orderToken = ...;  // from your merchant backend, which prices and signs the order (a JWT)
+ *   const order = await client.pay({ orderToken });
+ *
+ * The price comes from the merchant's backend, never from the mini program: pay({ orderToken }) is the
+ * normal call. pay({ orderId, amount, currency, description }) sends the order itself and only works
+ * against a backend running with CLIENT_PRICING=true (tests, donations, tips). Passing both forms, or
+ * neither, rejects with `invalid_request` before any request is made.
  *
  * pay() logs in when needed, asks POST /prepay for the wx.requestPayment parameters, opens WeChat's
- * payment sheet, then asks GET /orders/{orderId} until the order is final. The sheet's success
- * callback is never taken as proof of payment; only the server's status counts.
+ * payment sheet, then asks GET /orders/{orderId} until the order is final (with an order token, the
+ * orderId is the one POST /prepay answers). The sheet's success callback is never taken as proof of
+ * payment; only the server's status counts.
  *
  *   resolves with the order JSON when its status is `paid`, or `review` (money arrived but a person
  *            must check it, e.g. a different amount or a double payment: do not fulfil automatically)
@@ -26,10 +33,13 @@
  *     login_failed    wx.login itself failed or gave no code
  *     bad_response    the server answered 2xx with something that is not the expected JSON
  *     http_error      the server answered an error without our error JSON (e.g. a gateway's own 429)
+ *     invalid_request also raised by the client itself, before any request and without err.status, when
+ *                     pay/prepay get both an orderToken and order fields, neither, an orderToken that
+ *                     is not a non-empty string, or an amount that is not a string
  *     <server code>   the API's error JSON {"error":{"code","message"}}: invalid_request, unauthorized,
- *                     invalid_code, login_blocked, not_found, order_conflict, already_paid,
- *                     payload_too_large, rate_limited, payment_rejected, upstream_error,
- *                     upstream_timeout, internal; err.message is the server's message
+ *                     invalid_code, login_blocked, invalid_order_token, forbidden, not_found,
+ *                     order_conflict, already_paid, payload_too_large, rate_limited, payment_rejected,
+ *                     upstream_error, upstream_timeout, internal; err.message is the server's message
  *   Every error from an HTTP answer carries err.status (the HTTP status).
  *
  * After `cancelled` or `payment_failed` the server is asked once more: if the order is nevertheless
@@ -51,6 +61,8 @@
   const FINAL_STATUSES = Object.freeze(['paid', 'failed', 'expired', 'review']);
   /** Renew the token this long before it expires (at most a quarter of its lifetime). */
   const RENEW_MARGIN_MS = 30000;
+  /** The fields of a client-priced order (CLIENT_PRICING=true backends only). */
+  const CLIENT_PRICED_FIELDS = Object.freeze(['orderId', 'amount', 'currency', 'description']);
 
   class PaymentError extends Error {
     constructor(code, message, extra) {
@@ -211,19 +223,47 @@
       }
     }
 
-    /** POST /prepay. Resolves with the contract's 200 body (orderId, invoiceNo, status, amount, currency, payment). */
-    function prepay(order) {
-      const o = order || {};
+    /**
+     * The POST /prepay body for either form of order, or a PaymentError `invalid_request` (thrown before
+     * anything is sent) when the argument is neither form, or both.
+     */
+    function prepayBody(order) {
+      const o = isObject(order) ? order : {};
+      const hasToken = o.orderToken !== undefined;
+      const fields = CLIENT_PRICED_FIELDS.filter((key) => o[key] !== undefined);
+      if (hasToken && fields.length) {
+        // The token is the only source of the order; the API would refuse the mix as well.
+        throw new PaymentError('invalid_request', `Pass either orderToken or the order's own fields, not both (got orderToken and ${fields.join(', ')}).`);
+      }
+      if (hasToken) {
+        if (typeof o.orderToken !== 'string' || !o.orderToken) {
+          throw new PaymentError('invalid_request', 'orderToken must be the non-empty string your merchant backend signed.');
+        }
+        return { orderToken: o.orderToken };
+      }
+      if (!fields.length) {
+        throw new PaymentError('invalid_request', 'Pass { orderToken } (the order your merchant backend signed), or { orderId, amount, currency, description } for a CLIENT_PRICING backend.');
+      }
       if (typeof o.amount !== 'string') {
         // A float cannot say 12.50 exactly; the API takes amounts as decimal strings only.
-        return Promise.reject(new PaymentError('invalid_request', 'amount must be a decimal string such as "12.50".'));
+        throw new PaymentError('invalid_request', 'amount must be a decimal string such as "12.50".');
       }
-      return authorized('POST', '/prepay', {
-        orderId: o.orderId,
-        amount: o.amount,
-        currency: o.currency,
-        description: o.description,
-      });
+      return { orderId: o.orderId, amount: o.amount, currency: o.currency, description: o.description };
+    }
+
+    /**
+     * POST /prepay with { orderToken } or, for a CLIENT_PRICING backend, { orderId, amount, currency,
+     * description }. Resolves with the contract's 200 body (orderId, invoiceNo, status, amount, currency,
+     * payment).
+     */
+    function prepay(order) {
+      let body;
+      try {
+        body = prepayBody(order);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return authorized('POST', '/prepay', body);
     }
 
     /** GET /orders/{orderId}: the authoritative order. */
@@ -274,11 +314,16 @@
 
     /** The whole flow; see the top of this file for what it resolves and rejects with. */
     async function pay(order) {
-      const prepaid = await prepay(order);
+      const body = prepayBody(order); // argument errors reject here, before any request
+      const prepaid = await authorized('POST', '/prepay', body);
       if (!isObject(prepaid.payment)) {
         throw new PaymentError('bad_response', 'POST /prepay answered without payment parameters.', { status: 200 });
       }
-      const orderId = order.orderId;
+      // With a token the order is known from the server's answer only (the token is opaque here).
+      const orderId = body.orderToken !== undefined ? prepaid.orderId : body.orderId;
+      if (typeof orderId !== 'string' || !orderId) {
+        throw new PaymentError('bad_response', 'POST /prepay answered without an orderId.', { status: 200 });
+      }
 
       let sheetError = null;
       try {

@@ -118,7 +118,11 @@ const PAYMENT = Object.freeze({
   extraFrom2c2p: 'kept-as-is',
 });
 
+/** A client-priced order: the body a CLIENT_PRICING=true backend takes. */
 const ORDER = Object.freeze({ orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
+/** What the merchant's backend hands the mini program: a JWT the client never looks into. */
+const ORDER_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJvcmRlcklkIjoiQS0xMDAxIn0.c2lnbmVk';
+const SIGNED = Object.freeze({ orderToken: ORDER_TOKEN });
 
 function orderJson(status, extra) {
   return Object.assign(
@@ -234,6 +238,53 @@ test('prepay logs in, sends the bearer token and the order, and returns the 200 
   assert.deepEqual(call.body, { orderId: 'A-1001', amount: '12.50', currency: 'SGD', description: 'Latte x2' });
 });
 
+test('prepay with an order token sends exactly { orderToken }', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  const result = await client(fake).prepay(Object.assign({ ignored: 'not sent' }, SIGNED));
+  assert.deepEqual(result, prepayJson());
+  const [call] = fake.calls('POST', '/prepay');
+  assert.equal(call.header.Authorization, 'Bearer tok-1');
+  assert.equal(call.header['Content-Type'], 'application/json');
+  assert.deepEqual(call.body, { orderToken: ORDER_TOKEN });
+});
+
+test('an order token beside any order field is refused before any request (prepay and pay)', async () => {
+  for (const field of ['orderId', 'amount', 'currency', 'description']) {
+    const fake = new FakeWx().withLogin();
+    const mixed = Object.assign({}, SIGNED, { [field]: ORDER[field] });
+    const fromPrepay = await rejectsWith(client(fake).prepay(mixed), 'invalid_request');
+    assert.match(fromPrepay.message, /not both/);
+    assert.match(fromPrepay.message, new RegExp(field));
+    const fromPay = await rejectsWith(client(fake).pay(mixed), 'invalid_request');
+    assert.equal(fromPay.message, fromPrepay.message);
+    assert.equal(fromPay.status, undefined, 'no HTTP answer was involved');
+    assert.equal(fake.logins, 0, 'not even wx.login');
+    assert.equal(fake.requests.length, 0);
+    assert.equal(fake.payments.length, 0);
+  }
+});
+
+test('neither an order token nor an order is refused before any request', async () => {
+  for (const nothing of [undefined, null, {}, { orderToken: undefined, orderId: undefined }, { note: 'x' }, 'A-1001']) {
+    const fake = new FakeWx().withLogin();
+    const fromPay = await rejectsWith(client(fake).pay(nothing), 'invalid_request');
+    assert.match(fromPay.message, /orderToken/);
+    assert.match(fromPay.message, /CLIENT_PRICING/);
+    await rejectsWith(client(fake).prepay(nothing), 'invalid_request');
+    assert.equal(fake.logins, 0);
+    assert.equal(fake.requests.length, 0);
+  }
+});
+
+test('an order token that is not a non-empty string is refused before any request', async () => {
+  for (const orderToken of ['', null, 42, { jwt: ORDER_TOKEN }]) {
+    const fake = new FakeWx().withLogin();
+    const error = await rejectsWith(client(fake).pay({ orderToken }), 'invalid_request');
+    assert.match(error.message, /orderToken/);
+    assert.equal(fake.requests.length, 0);
+  }
+});
+
 test('prepay refuses a numeric amount before calling anything', async () => {
   const fake = new FakeWx().withLogin();
   const error = await rejectsWith(client(fake).prepay(Object.assign({}, ORDER, { amount: 12.5 })), 'invalid_request');
@@ -253,7 +304,7 @@ test('getOrder encodes the order id into the path and sends no body', async () =
 
 // ---------------------------------------------------------------------------------------- pay: happy path
 
-test('pay: prepay, requestPayment, then polls until paid', async () => {
+test('pay (client-priced, CLIENT_PRICING backend): prepay, requestPayment, then polls until paid', async () => {
   const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
   fake.on('GET', '/orders/A-1001',
     { status: 200, body: orderJson('pending') },
@@ -266,6 +317,53 @@ test('pay: prepay, requestPayment, then polls until paid', async () => {
   assert.equal(fake.calls('GET', '/orders/A-1001').length, 3);
   const order_ = fake.requests.map((r) => r.method + ' ' + r.path);
   assert.deepEqual(order_, ['POST /openid', 'POST /prepay', 'GET /orders/A-1001', 'GET /orders/A-1001', 'GET /orders/A-1001']);
+});
+
+test('pay({ orderToken }): prepay with the token, then polls the orderId the server answered', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 200, body: Object.assign(prepayJson(), { orderId: 'SHOP-77' }) });
+  fake.on('GET', '/orders/SHOP-77',
+    { status: 200, body: orderJson('pending', { orderId: 'SHOP-77' }) },
+    { status: 200, body: orderJson('paid', { orderId: 'SHOP-77', paidAt: '2026-11-27T01:00:09Z' }) });
+  const order = await client(fake).pay(SIGNED);
+  assert.equal(order.status, 'paid');
+  assert.equal(order.orderId, 'SHOP-77');
+  assert.deepEqual(fake.calls('POST', '/prepay')[0].body, { orderToken: ORDER_TOKEN });
+  assert.deepEqual(fake.payments[0].params, Object.assign({}, PAYMENT));
+  const order_ = fake.requests.map((r) => r.method + ' ' + r.path);
+  assert.deepEqual(order_, ['POST /openid', 'POST /prepay', 'GET /orders/SHOP-77', 'GET /orders/SHOP-77']);
+});
+
+test('pay({ orderToken }): a cancelled sheet asks the server about the answered orderId', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 200, body: Object.assign(prepayJson(), { orderId: 'SHOP-78' }) });
+  fake.on('GET', '/orders/SHOP-78', { status: 200, body: orderJson('paid', { orderId: 'SHOP-78' }) });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail cancel' };
+  const order = await client(fake).pay(SIGNED);
+  assert.equal(order.status, 'paid');
+  assert.equal(fake.calls('GET', '/orders/SHOP-78').length, 1);
+});
+
+test('pay({ orderToken }): a prepay answer without an orderId is bad_response, no payment sheet', async () => {
+  const body = prepayJson();
+  delete body.orderId;
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body });
+  const error = await rejectsWith(client(fake).pay(SIGNED), 'bad_response');
+  assert.match(error.message, /orderId/);
+  assert.equal(fake.payments.length, 0);
+});
+
+test('pay({ orderToken }): the order token\'s own errors come through with their status', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay',
+    { status: 400, body: { error: { code: 'invalid_order_token', message: 'The order token has expired.' } } },
+    { status: 403, body: { error: { code: 'forbidden', message: 'The order token names another user.' } } });
+  const c = client(fake);
+  const expired = await rejectsWith(c.pay(SIGNED), 'invalid_order_token');
+  assert.equal(expired.status, 400);
+  assert.equal(expired.message, 'The order token has expired.');
+  assert.equal((await rejectsWith(c.pay(SIGNED), 'forbidden')).status, 403);
+  assert.equal(fake.payments.length, 0);
+  assert.doesNotMatch(JSON.stringify(expired) + expired.message, /eyJ/, 'the order token is not echoed');
 });
 
 test('pay: wx.requestPayment receives 2C2P\'s object unchanged, extra keys included', async () => {
@@ -476,15 +574,20 @@ test('createClient insists on a baseUrl', () => {
   assert.throws(() => createClient({ wx: new FakeWx() }), /baseUrl/);
 });
 
-/** Loads the example page as WeChat would; its `require('../../utils/payments.js')` gets this module. */
-function loadExamplePage(fake, baseUrl) {
+/**
+ * Loads the example page as WeChat would; its `require('../../utils/payments.js')` gets this module.
+ * `settings` overrides app.js's globalData (the API base URL always points at the fake).
+ */
+function loadExamplePage(fake, settings) {
   const dir = path.join(__dirname, '..', 'example');
   const appSource = fs.readFileSync(path.join(dir, 'app.js'), 'utf8');
   let appConfig;
   vm.runInNewContext(appSource, { App: (config) => { appConfig = config; }, wx: fake, console });
-  assert.match(appConfig.globalData.apiBaseUrl, /^https:\/\//, 'app.js holds the API base URL');
-  appConfig.globalData.apiBaseUrl = baseUrl;
+  const defaults = Object.assign({}, appConfig.globalData);
+  Object.assign(appConfig.globalData, settings);
 
+  const warnings = [];
+  const pageConsole = { log() {}, info() {}, error() {}, debug() {}, warn: (...args) => warnings.push(args.join(' ')) };
   const pageSource = fs.readFileSync(path.join(dir, 'pages', 'pay', 'pay.js'), 'utf8');
   let pageConfig;
   const required = [];
@@ -492,7 +595,7 @@ function loadExamplePage(fake, baseUrl) {
     Page: (config) => { pageConfig = config; },
     getApp: () => appConfig,
     wx: fake,
-    console,
+    console: pageConsole,
     setTimeout,
     require: (request) => {
       required.push(request);
@@ -506,38 +609,101 @@ function loadExamplePage(fake, baseUrl) {
   const page = Object.create(pageConfig);
   page.data = JSON.parse(JSON.stringify(pageConfig.data));
   page.setData = (patch) => Object.assign(page.data, patch);
-  return { page, required, dir };
+  return { page, required, dir, defaults, warnings };
 }
 
-test('the example page pays an order through the module and shows the status', async () => {
+test('the example app.js: the API on the merchant\'s own domain, a merchant API, sandbox login off', () => {
+  const { defaults } = loadExamplePage(new FakeWx(), {});
+  assert.match(defaults.apiBaseUrl, /^https:\/\//, 'app.js holds the API base URL, HTTPS');
+  assert.doesNotMatch(defaults.apiBaseUrl, /execute-api|amazonaws/, 'WeChat only takes the merchant\'s own ICP-filed domain');
+  assert.match(defaults.merchantApiUrl, /^https:\/\/shop\.example\.com\//, 'a placeholder for the merchant\'s own API');
+  assert.equal(defaults.sandboxLoginCode, '', 'the sandbox login is off unless asked for');
+});
+
+test('the example page gets the order token from the merchant\'s API and pays it', async () => {
   const fake = new FakeWx().withLogin();
-  fake.on('POST', '/prepay', (req) => ({ status: 200, body: Object.assign(prepayJson(), { orderId: req.body.orderId }) }));
-  const { page, required, dir } = loadExamplePage(fake, BASE);
+  fake.on('POST', '/prepay', { status: 200, body: Object.assign(prepayJson(), { orderId: 'PLACEHOLDER' }) });
+  const { page, required, dir, warnings } = loadExamplePage(fake, { apiBaseUrl: BASE, merchantApiUrl: 'https://shop.example.test/api' });
   assert.deepEqual(required, ['../../utils/payments.js']);
 
   page.onLoad();
-  assert.match(page.data.orderId, /^[A-Za-z0-9_-]{1,64}$/);
-  fake.on('GET', '/orders/' + page.data.orderId, { status: 200, body: orderJson('paid') });
+  const orderId = page.data.orderId;
+  assert.match(orderId, /^[A-Za-z0-9_-]{1,64}$/);
+  assert.equal(page.data.sandbox, false);
+  assert.deepEqual(warnings, []);
+  fake.on('GET', `/api/orders/${orderId}/token`, { status: 200, body: { orderToken: ORDER_TOKEN } });
+  fake.on('POST', '/prepay', { status: 200, body: Object.assign(prepayJson(), { orderId }) });
+  fake.on('GET', '/orders/' + orderId, { status: 200, body: orderJson('paid', { orderId }) });
   await page.onPay();
   assert.equal(page.data.status, 'paid', page.data.message);
   assert.equal(page.data.paying, false);
-  assert.deepEqual(fake.calls('POST', '/prepay')[0].body.orderId, page.data.lastOrderId);
+  assert.equal(page.data.lastOrderId, orderId);
+  assert.deepEqual(JSON.parse(JSON.stringify(page.data.item)), { orderId, amount: '12.50', currency: 'SGD', description: 'Latte x2' }, 'the price shown is the server\'s');
+  assert.notEqual(page.data.orderId, orderId, 'a fresh orderId for the next order');
+
+  const [tokenCall] = fake.calls('GET', `/api/orders/${orderId}/token`);
+  assert.equal(tokenCall.url, `https://shop.example.test/api/orders/${orderId}/token`);
+  assert.equal(tokenCall.header && tokenCall.header.Authorization, undefined, 'the session token never goes to the merchant');
+  assert.deepEqual(fake.calls('POST', '/prepay')[0].body, { orderToken: ORDER_TOKEN }, 'the page sends no price');
+  assert.deepEqual(fake.calls('POST', '/openid')[0].body, { code: 'code-1' }, 'the real wx.login code');
+
+  // "Check status" asks the server about the last order.
+  fake.on('GET', '/orders/' + orderId, { status: 200, body: orderJson('review', { orderId }) });
+  await page.onCheck();
+  assert.equal(page.data.status, 'review');
 
   // A failure shows the error code and the server's message.
+  const second = page.data.orderId;
+  fake.on('GET', `/api/orders/${second}/token`, { status: 200, body: { orderToken: ORDER_TOKEN } });
   fake.on('POST', '/prepay', { status: 409, body: { error: { code: 'already_paid', message: 'The order is paid already.' } } });
   await page.onPay();
   assert.equal(page.data.status, 'already_paid');
   assert.equal(page.data.message, 'The order is paid already.');
 
+  // The merchant's API failing is shown too, and nothing is prepaid.
+  const third = page.data.orderId;
+  const prepays = fake.calls('POST', '/prepay').length;
+  fake.on('GET', `/api/orders/${third}/token`, { status: 503, body: 'Service Unavailable' });
+  await page.onPay();
+  assert.equal(page.data.status, 'merchant_error');
+  assert.match(page.data.message, /503/);
+  assert.equal(fake.calls('POST', '/prepay').length, prepays);
+
   // Every handler the template binds exists on the page, and the JSON files parse.
   const wxml = fs.readFileSync(path.join(dir, 'pages', 'pay', 'pay.wxml'), 'utf8');
   const handlers = [...wxml.matchAll(/bind(?:tap|input|change)="(\w+)"/g)].map((m) => m[1]);
   assert.ok(handlers.includes('onPay'));
+  assert.ok(handlers.includes('onCheck'));
   for (const name of handlers) assert.equal(typeof page[name], 'function', `pay.js lacks ${name}`);
+  assert.doesNotMatch(wxml, /data-field="(amount|currency|description)"/, 'the price is not an input of the mini program');
   for (const file of ['project.config.json', 'app.json', 'pages/pay/pay.json']) {
     JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   }
   const appJson = JSON.parse(fs.readFileSync(path.join(dir, 'app.json'), 'utf8'));
   assert.deepEqual(appJson.pages, ['pages/pay/pay']);
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'project.config.json'), 'utf8')).appid, 'touristappid');
+});
+
+test('with SANDBOX_LOGIN_CODE the example logs in with it and gets its order from the sandbox', async () => {
+  const fake = new FakeWx().withLogin();
+  const { page, warnings } = loadExamplePage(fake, { apiBaseUrl: BASE, sandboxLoginCode: 'sandbox-devtools' });
+  page.onLoad();
+  const orderId = page.data.orderId;
+  assert.equal(page.data.sandbox, true);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /sandbox-devtools/);
+  fake.on('POST', '/sandbox/orders', { status: 200, body: { orderToken: ORDER_TOKEN } });
+  fake.on('POST', '/prepay', { status: 200, body: Object.assign(prepayJson(), { orderId }) });
+  fake.on('GET', '/orders/' + orderId, { status: 200, body: orderJson('paid', { orderId }) });
+  await page.onPay();
+  assert.equal(page.data.status, 'paid', page.data.message);
+
+  assert.equal(fake.logins, 0, 'wx.login\'s own code is not used');
+  assert.deepEqual(fake.calls('POST', '/openid').map((r) => r.body), [{ code: 'sandbox-devtools' }], 'one login, with the sandbox code');
+  const [signing] = fake.calls('POST', '/sandbox/orders');
+  assert.equal(signing.url, BASE + '/sandbox/orders');
+  assert.deepEqual(signing.body, { sub: 'o-alice', orderId, amount: '12.50', currency: 'SGD', description: 'Latte x2' });
+  assert.deepEqual(fake.calls('POST', '/prepay')[0].body, { orderToken: ORDER_TOKEN });
+  assert.equal(fake.calls('POST', '/prepay')[0].header.Authorization, 'Bearer tok-0', 'the session of the sandbox login');
+  assert.equal(fake.payments.length, 1, 'wx.requestPayment is still WeChat\'s own');
 });

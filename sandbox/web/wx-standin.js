@@ -6,15 +6,18 @@
  *                      ({statusCode, data, header}; data parsed from JSON when it is JSON)
  *   wx.requestPayment  opens the #pay-sheet dialog; "Confirm" and "Decline" tell the simulated
  *                      WeChat/2C2P (POST /sandbox/pay/{prepay_id}), which notifies the backend the way
- *                      2C2P would; "Cancel" tells nobody, as on a phone.
- * Each step is reported as a `wx-standin` DOM event on window (detail: {text, tone}) for the page's
- * log. Nothing reported ever contains a token or an Authorization header.
+ *                      2C2P would; "Pay, but 2C2P's notification is lost" pays without that
+ *                      notification ({"notify": false}), so only 2C2P's inquiry (reconciliation, or
+ *                      the next GET /orders) can find the payment; "Cancel" tells nobody, as on a phone.
+ * Each step is reported as a `wx-standin` DOM event on window (detail: {text, tone, kind}) for the
+ * page's log; `kind` is "notification-lost" when the notification was dropped. Nothing reported ever
+ * contains a token or an Authorization header.
  */
 (function () {
   'use strict';
 
-  function report(text, tone) {
-    window.dispatchEvent(new CustomEvent('wx-standin', { detail: { text: text, tone: tone || '' } }));
+  function report(text, tone, kind) {
+    window.dispatchEvent(new CustomEvent('wx-standin', { detail: { text: text, tone: tone || '', kind: kind || '' } }));
   }
 
   function later(fn, arg) {
@@ -100,6 +103,7 @@
     var prepayId = match[1];
     var sheet = document.getElementById('pay-sheet');
     var confirmButton = document.getElementById('confirm-pay');
+    var lostButton = document.getElementById('lost-pay');
     var failButton = document.getElementById('fail-pay');
     var cancelButton = document.getElementById('cancel-pay');
     document.getElementById('sheet-package').textContent = options.package + ' · ' + options.signType;
@@ -111,7 +115,7 @@
     function finish() {
       done = true;
       sheet.hidden = true;
-      confirmButton.onclick = failButton.onclick = cancelButton.onclick = null;
+      confirmButton.onclick = lostButton.onclick = failButton.onclick = cancelButton.onclick = null;
       document.removeEventListener('keydown', onKey);
     }
     function onKey(event) {
@@ -122,18 +126,26 @@
       report('You cancelled: nothing is sent to WeChat');
       later(options.fail, { errMsg: 'requestPayment:fail cancel' });
     }
-    /** What WeChat and 2C2P do once the user has chosen: the simulator notifies the backend. */
-    function settle(result, then) {
+    /**
+     * What WeChat and 2C2P do once the user has chosen: the simulator notifies the backend, unless
+     * `notify` is false (the notification is lost on its way).
+     */
+    function settle(result, notify, then) {
       finish();
+      // {"result"} alone is the contract's ordinary confirmation (notified); notify false drops the notification.
+      var choice = notify === false ? { result: result, notify: false } : { result: result };
       fetch('/sandbox/pay/' + encodeURIComponent(prepayId), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ result: result }),
+        body: JSON.stringify(choice),
       })
         .then(function (response) {
           return response.json().catch(function () { return {}; }).then(function (data) {
-            var note = response.ok ? 'notifyStatus ' + data.notifyStatus : summary(data);
-            report('POST /sandbox/pay/' + prepayId + ' {"result":"' + result + '"} → ' + response.status + ' (' + note + ')', response.ok ? '' : 'bad');
+            var note;
+            if (!response.ok) note = summary(data);
+            else if (data.notified === false) note = 'not notified';
+            else note = 'notifyStatus ' + data.notifyStatus;
+            report('POST /sandbox/pay/' + prepayId + ' ' + JSON.stringify(choice) + ' → ' + response.status + ' (' + note + ')', response.ok ? '' : 'bad');
             then(response.ok, data);
           });
         })
@@ -143,18 +155,31 @@
         });
     }
 
+    /** WeChat took the money: the sheet closes with requestPayment:ok, whatever became of 2C2P's notification. */
+    function paid(ok, data) {
+      if (ok) {
+        report('wx.requestPayment → requestPayment:ok (not proof of payment: the client now asks the server)');
+        later(options.success, { errMsg: 'requestPayment:ok' });
+      } else {
+        later(options.fail, { errMsg: 'requestPayment:fail ' + ((data.error && data.error.message) || 'system error') });
+      }
+    }
     confirmButton.onclick = function () {
-      settle('success', function (ok, data) {
-        if (ok) {
-          report('wx.requestPayment → requestPayment:ok (not proof of payment: the client now asks the server)');
-          later(options.success, { errMsg: 'requestPayment:ok' });
-        } else {
-          later(options.fail, { errMsg: 'requestPayment:fail ' + ((data.error && data.error.message) || 'system error') });
+      settle('success', true, paid);
+    };
+    lostButton.onclick = function () {
+      settle('success', false, function (ok, data) {
+        if (ok && data.notified !== true) {
+          report('2C2P\'s notification was dropped: the backend has not heard of this payment yet. Reconciliation ' +
+            '(every 2 s in the sandbox) or the next GET /orders will find it through 2C2P\'s inquiry.', 'warn', 'notification-lost');
+        } else if (ok) {
+          report('The simulator notified the backend after all (notifyStatus ' + data.notifyStatus + ')', 'bad');
         }
+        paid(ok, data);
       });
     };
     failButton.onclick = function () {
-      settle('fail', function () {
+      settle('fail', true, function () {
         report('wx.requestPayment → requestPayment:fail (declined)');
         later(options.fail, { errMsg: 'requestPayment:fail the payment was declined (sandbox)' });
       });

@@ -1,14 +1,19 @@
 //! The contract's HTTP surface shared by every route: the error JSON, the one mapping from
-//! failures to status codes, body limits, JSON field checks and bearer tokens.
+//! failures to status codes (every layer's error converts into [`ApiError`] here, and is logged in
+//! one place, [`respond`]), body limits, JSON field checks and bearer tokens.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::order::UnixSeconds;
+use crate::deadline::Deadline;
+use crate::ids::OpenId;
+use crate::order::{TermsError, UnixSeconds};
 use crate::session::{SessionTokens, TokenError};
-use crate::upstream::UpstreamError;
+use crate::store::StoreError;
+use crate::upstream::{LoginError, UpstreamError};
+use protocol::wechat::Code2SessionError;
 
 /// Every route refuses bodies over 16 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -20,6 +25,8 @@ pub enum ApiError {
     Unauthorized(String),
     InvalidCode,
     LoginBlocked,
+    InvalidOrderToken(String),
+    Forbidden(String),
     NotFound,
     OrderConflict(&'static str),
     AlreadyPaid,
@@ -31,23 +38,23 @@ pub enum ApiError {
     },
     Upstream(String),
     UpstreamTimeout(String),
-    /// Logged with the request id; the message reveals nothing.
-    Internal,
+    /// Logged with the request id and this cause; the answer reveals nothing of it.
+    Internal(String),
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_) | Self::InvalidOrderToken(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::InvalidCode => StatusCode::UNAUTHORIZED,
-            Self::LoginBlocked => StatusCode::FORBIDDEN,
+            Self::LoginBlocked | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::OrderConflict(_) | Self::AlreadyPaid => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::PaymentRejected { .. } | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -57,6 +64,8 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::InvalidCode => "invalid_code",
             Self::LoginBlocked => "login_blocked",
+            Self::InvalidOrderToken(_) => "invalid_order_token",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::OrderConflict(_) => "order_conflict",
             Self::AlreadyPaid => "already_paid",
@@ -65,13 +74,18 @@ impl ApiError {
             Self::PaymentRejected { .. } => "payment_rejected",
             Self::Upstream(_) => "upstream_error",
             Self::UpstreamTimeout(_) => "upstream_timeout",
-            Self::Internal => "internal",
+            Self::Internal(_) => "internal",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            Self::InvalidRequest(m) | Self::Unauthorized(m) | Self::Upstream(m) | Self::UpstreamTimeout(m) => m.clone(),
+            Self::InvalidRequest(m)
+            | Self::Unauthorized(m)
+            | Self::Upstream(m)
+            | Self::UpstreamTimeout(m)
+            | Self::InvalidOrderToken(m)
+            | Self::Forbidden(m) => m.clone(),
             Self::OrderConflict(m) => (*m).to_owned(),
             Self::InvalidCode => "WeChat says the login code is invalid or already used; call wx.login again.".into(),
             Self::LoginBlocked => "WeChat blocked the login of this user as high-risk.".into(),
@@ -82,20 +96,61 @@ impl ApiError {
             Self::PaymentRejected { resp_code, fail_reason } => {
                 format!("2C2P did not create the WeChat order (respCode {resp_code}): {fail_reason}")
             }
-            Self::Internal => "Something went wrong on our side; it has been logged.".into(),
+            Self::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
     }
 
-    /// The contract's error JSON with this error's status.
-    pub fn to_response(&self) -> Response<Body> {
-        json_response(self.status(), &json!({"error": {"code": self.code(), "message": self.message()}}))
+    /// The contract's error JSON with this error's status; an `internal` one carries the request id.
+    pub fn to_response(&self, request_id: &str) -> Response<Body> {
+        let mut error = json!({"code": self.code(), "message": self.message()});
+        if let (Self::Internal(_), Some(fields)) = (self, error.as_object_mut()) {
+            fields.insert("requestId".into(), Value::from(request_id));
+        }
+        json_response(self.status(), &json!({ "error": error }))
     }
+}
 
-    /// 2C2P or WeChat gave no usable answer.
-    pub fn from_upstream(error: &UpstreamError) -> Self {
+/// 2C2P or WeChat gave no usable answer.
+impl From<UpstreamError> for ApiError {
+    fn from(error: UpstreamError) -> Self {
         match error {
             UpstreamError::Timeout(_) => Self::UpstreamTimeout(format!("{error}; try again.")),
             _ => Self::Upstream(format!("{error}; try again later.")),
+        }
+    }
+}
+
+/// The store failed (a failed condition that means something is handled where it happens).
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(format!("order store: {error}"))
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Expired => Self::Unauthorized("The session token has expired; log in again.".into()),
+            TokenError::Invalid => Self::Unauthorized("The session token is malformed or forged; log in again.".into()),
+        }
+    }
+}
+
+/// An order field of the client-priced body that breaks its rule names the field.
+impl From<TermsError> for ApiError {
+    fn from(error: TermsError) -> Self {
+        Self::InvalidRequest(format!("{error}."))
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Upstream(upstream) => upstream.into(),
+            LoginError::Refused(Code2SessionError::InvalidCode(_)) => Self::InvalidCode,
+            LoginError::Refused(Code2SessionError::HighRiskBlocked) => Self::LoginBlocked,
+            LoginError::Refused(Code2SessionError::RateLimited) => Self::RateLimited,
+            LoginError::Refused(refused) => Self::Upstream(format!("{refused}; try again later.")),
         }
     }
 }
@@ -158,7 +213,7 @@ pub fn string_field<'a>(
 }
 
 /// The openid bound to the request's bearer token.
-pub fn bearer_openid(request: &Request, tokens: &SessionTokens, now: UnixSeconds) -> Result<String, ApiError> {
+pub fn bearer_openid(request: &Request, tokens: &SessionTokens, now: UnixSeconds) -> Result<OpenId, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -170,10 +225,8 @@ pub fn bearer_openid(request: &Request, tokens: &SessionTokens, now: UnixSeconds
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be Bearer <token>.".into()))?;
-    tokens.verify(token, now).map_err(|e| match e {
-        TokenError::Expired => ApiError::Unauthorized("The session token has expired; log in again.".into()),
-        TokenError::Invalid => ApiError::Unauthorized("The session token is malformed or forged; log in again.".into()),
-    })
+    let openid = tokens.verify(token, now)?;
+    OpenId::new(openid).ok_or_else(|| ApiError::Unauthorized("The session token names no user; log in again.".into()))
 }
 
 /// The Lambda request id, for correlating an `internal` answer with its log line.
@@ -182,15 +235,32 @@ pub fn request_id(request: &Request) -> String {
     request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "local".to_owned())
 }
 
-/// Turns a handler's result into the response, logging what the contract calls `internal`.
+/// How long a request without a Lambda context (the sandbox, tests) may take: the functions' Timeout.
+pub const LOCAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The request's deadline: the Lambda context's, or [`LOCAL_BUDGET`] from now without one.
+pub fn deadline(request: &Request) -> Deadline {
+    use lambda_http::RequestExt as _;
+    request
+        .lambda_context_ref()
+        .map(|c| c.deadline)
+        .filter(|ms| *ms > 0)
+        .map_or_else(|| Deadline::after(LOCAL_BUDGET), Deadline::from_epoch_millis)
+}
+
+/// Turns a handler's result into the response: the one place errors are logged.
 pub fn respond(request_id: &str, result: Result<Response<Body>, ApiError>) -> Response<Body> {
     match result {
         Ok(response) => response,
         Err(error) => {
-            if error == ApiError::Internal {
-                tracing::error!(request_id, "internal error answered 500");
+            match &error {
+                ApiError::Internal(cause) => tracing::error!(request_id, cause, "internal error answered 500"),
+                ApiError::Upstream(message) | ApiError::UpstreamTimeout(message) => {
+                    tracing::warn!(request_id, code = error.code(), message, "upstream failure answered");
+                }
+                _ => tracing::info!(request_id, code = error.code(), "request refused"),
             }
-            error.to_response()
+            error.to_response(request_id)
         }
     }
 }
@@ -225,16 +295,21 @@ mod tests {
             ),
             (ApiError::Upstream("x".into()), 502, "upstream_error"),
             (ApiError::UpstreamTimeout("x".into()), 504, "upstream_timeout"),
-            (ApiError::Internal, 500, "internal"),
+            (ApiError::Internal("store down".into()), 500, "internal"),
+            (ApiError::InvalidOrderToken("x".into()), 400, "invalid_order_token"),
+            (ApiError::Forbidden("x".into()), 403, "forbidden"),
         ];
         for (error, status, code) in cases {
-            let response = error.to_response();
+            let response = error.to_response("req-1");
             assert_eq!(response.status().as_u16(), status, "{code}");
             assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
             let body = body_of(&response);
             assert_eq!(body["error"]["code"], code);
             assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
             assert_eq!(body.as_object().map(|o| o.len()), Some(1));
+            let has_request_id = body["error"]["requestId"] == "req-1";
+            assert_eq!(has_request_id, status == 500, "{code}: only a 500 carries the request id");
+            assert!(!body.to_string().contains("store down"), "the cause is logged, never answered");
         }
         let rejected = ApiError::PaymentRejected { resp_code: "99".into(), fail_reason: "Invalid amt".into() };
         assert!(rejected.message().contains("99") && rejected.message().contains("Invalid amt"));
@@ -242,12 +317,12 @@ mod tests {
 
     #[test]
     fn upstream_failures_map_to_502_and_504() {
-        assert_eq!(ApiError::from_upstream(&UpstreamError::Timeout("2C2P")).status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(ApiError::from(UpstreamError::Timeout("2C2P")).status(), StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(
-            ApiError::from_upstream(&UpstreamError::HttpStatus { service: "2C2P", status: 503 }).status(),
+            ApiError::from(UpstreamError::HttpStatus { service: "2C2P", status: 503 }).status(),
             StatusCode::BAD_GATEWAY
         );
-        assert_eq!(ApiError::from_upstream(&UpstreamError::BadSignature("2C2P")).code(), "upstream_error");
+        assert_eq!(ApiError::from(UpstreamError::BadSignature("2C2P")).code(), "upstream_error");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Configuration from the environment (and `SECRETS_ARN`), checked once at start.
 //!
 //! A missing or malformed setting is an error naming the variable, so a function fails at start
-//! with one clear line instead of on its first request.
+//! with one clear line instead of on its first request. No error carries a secret's value.
 
 use std::collections::HashMap;
 
@@ -14,10 +14,25 @@ pub const DEFAULT_PGW_ACTION_URL: &str = "https://demo2.2c2p.com/2C2PFrontend/Pa
 pub const DEFAULT_WECHAT_API_URL: &str = "https://api.weixin.qq.com";
 pub const DEFAULT_SESSION_TTL_SECONDS: i64 = 7200;
 pub const DEFAULT_PAYMENT_TTL_SECONDS: i64 = 900;
+pub const DEFAULT_RECONCILE_AFTER_SECONDS: i64 = 120;
+pub const DEFAULT_RECONCILE_BATCH: usize = 100;
+/// Most attempts one reconcile run may take on: beyond this a run cannot finish within its deadline.
+pub const MAX_RECONCILE_BATCH: usize = 1000;
+pub const DEFAULT_EVENT_SOURCE: &str = "wcmini.payments";
 /// The secrets `SECRETS_ARN` may carry, as keys of its JSON.
-pub const SECRET_NAMES: [&str; 3] = ["PGW_SECRET_KEY", "WECHAT_APP_SECRET", "SESSION_SECRET"];
+pub const SECRET_NAMES: [&str; 7] = [
+    "PGW_SECRET_KEY",
+    "PGW_SECRET_KEY_PREVIOUS",
+    "WECHAT_APP_SECRET",
+    "SESSION_SECRET",
+    "SESSION_SECRET_PREVIOUS",
+    "ORDER_SIGNING_KEY",
+    "ORDER_SIGNING_KEY_PREVIOUS",
+];
 /// Below this a session key is guessable; 32 bytes is what HS256 wants.
 pub const MIN_SESSION_SECRET_LEN: usize = 32;
+/// The same floor for the merchant's order key: it is an HS256 key too (RFC 7518 §3.2).
+pub const MIN_ORDER_SIGNING_KEY_LEN: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -25,6 +40,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("configuration: {var} is malformed: {reason}")]
     Malformed { var: &'static str, reason: String },
+    /// A rotation left half done: the old key was copied into both variables.
+    #[error("configuration: {var} is the same as {current}; set it to the key used before the rotation, or unset it")]
+    PreviousSameAsCurrent { var: &'static str, current: &'static str },
     #[error("configuration: SECRETS_ARN could not be read: {0}")]
     SecretsUnavailable(String),
 }
@@ -51,7 +69,8 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Fills the three secrets from the JSON of a Secrets Manager secret; a set variable wins.
+    /// Fills the secrets of [`SECRET_NAMES`] from the JSON of a Secrets Manager secret; a set
+    /// variable wins, so an operator can override one secret without editing the shared one.
     pub fn merge_secret_json(&mut self, json: &str) -> Result<(), ConfigError> {
         let map: HashMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|_| {
             ConfigError::Malformed { var: "SECRETS_ARN", reason: "the secret is not a JSON object".into() }
@@ -60,8 +79,18 @@ impl Settings {
             if self.get(name).is_some() {
                 continue;
             }
-            if let Some(value) = map.get(name).and_then(|v| v.as_str()) {
-                self.vars.insert(name.to_owned(), value.to_owned());
+            match map.get(name) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::String(value)) => {
+                    self.vars.insert(name.to_owned(), value.clone());
+                }
+                // Silently skipping it would surface later as "missing", which misleads.
+                Some(_) => {
+                    return Err(ConfigError::Malformed {
+                        var: "SECRETS_ARN",
+                        reason: format!("the secret's {name} is not a JSON string"),
+                    });
+                }
             }
         }
         Ok(())
@@ -103,6 +132,15 @@ impl Settings {
         }
     }
 
+    fn flag(&self, var: &'static str) -> Result<bool, ConfigError> {
+        match self.get(var).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            // A typo must not flip a security switch either way without anyone noticing.
+            Some(_) => Err(ConfigError::Malformed { var, reason: "must be true or false".into() }),
+        }
+    }
+
     fn merchant_id(&self) -> Result<String, ConfigError> {
         let id = self.required("PGW_MERCHANT_ID")?;
         if id.len() > 15 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -114,15 +152,78 @@ impl Settings {
         Ok(id)
     }
 
-    fn session_secret(&self) -> Result<Secret, ConfigError> {
-        let secret = self.secret("SESSION_SECRET")?;
-        if secret.expose().len() < MIN_SESSION_SECRET_LEN {
-            return Err(ConfigError::Malformed {
-                var: "SESSION_SECRET",
-                reason: format!("must be at least {MIN_SESSION_SECRET_LEN} characters"),
-            });
+    /// An optional secret of at least `min_len` characters (`None`: no length rule).
+    fn optional_key(&self, var: &'static str, min_len: Option<usize>) -> Result<Option<Secret>, ConfigError> {
+        let Some(value) = self.get(var) else { return Ok(None) };
+        if let Some(min) = min_len
+            && value.chars().count() < min
+        {
+            return Err(ConfigError::Malformed { var, reason: format!("must be at least {min} characters") });
         }
-        Ok(secret)
+        Ok(Some(Secret::new(value)))
+    }
+
+    /// The key before a rotation: never the current key itself, never set without a current key.
+    fn previous_key(
+        &self,
+        var: &'static str,
+        current_var: &'static str,
+        current: Option<&Secret>,
+        min_len: Option<usize>,
+    ) -> Result<Option<Secret>, ConfigError> {
+        let Some(previous) = self.optional_key(var, min_len)? else { return Ok(None) };
+        match current {
+            None => Err(ConfigError::Malformed { var, reason: format!("is set but {current_var} is not") }),
+            Some(current) if current.expose() == previous.expose() => {
+                Err(ConfigError::PreviousSameAsCurrent { var, current: current_var })
+            }
+            Some(_) => Ok(Some(previous)),
+        }
+    }
+
+    fn pgw_secret_key(&self) -> Result<Secret, ConfigError> {
+        self.secret("PGW_SECRET_KEY")
+    }
+
+    fn pgw_secret_key_previous(&self, current: &Secret) -> Result<Option<Secret>, ConfigError> {
+        self.previous_key("PGW_SECRET_KEY_PREVIOUS", "PGW_SECRET_KEY", Some(current), None)
+    }
+
+    fn session_secret(&self) -> Result<Secret, ConfigError> {
+        self.optional_key("SESSION_SECRET", Some(MIN_SESSION_SECRET_LEN))?.ok_or(ConfigError::Missing("SESSION_SECRET"))
+    }
+
+    fn session_secret_previous(&self, current: &Secret) -> Result<Option<Secret>, ConfigError> {
+        self.previous_key("SESSION_SECRET_PREVIOUS", "SESSION_SECRET", Some(current), Some(MIN_SESSION_SECRET_LEN))
+    }
+
+    /// The merchant's order keys: the current one is required unless the client may price orders.
+    fn order_signing_keys(&self, client_pricing: bool) -> Result<(Option<Secret>, Option<Secret>), ConfigError> {
+        let current = self.optional_key("ORDER_SIGNING_KEY", Some(MIN_ORDER_SIGNING_KEY_LEN))?;
+        if current.is_none() && !client_pricing {
+            return Err(ConfigError::Missing("ORDER_SIGNING_KEY"));
+        }
+        let previous = self.previous_key(
+            "ORDER_SIGNING_KEY_PREVIOUS",
+            "ORDER_SIGNING_KEY",
+            current.as_ref(),
+            Some(MIN_ORDER_SIGNING_KEY_LEN),
+        )?;
+        Ok((current, previous))
+    }
+
+    fn reconcile_batch(&self) -> Result<usize, ConfigError> {
+        let var = "RECONCILE_BATCH";
+        match self.get(var) {
+            None => Ok(DEFAULT_RECONCILE_BATCH),
+            Some(text) => match text.parse::<usize>() {
+                Ok(value) if (1..=MAX_RECONCILE_BATCH).contains(&value) => Ok(value),
+                _ => Err(ConfigError::Malformed {
+                    var,
+                    reason: format!("must be a whole number from 1 to {MAX_RECONCILE_BATCH}"),
+                }),
+            },
+        }
     }
 
     fn app_id(&self) -> Result<String, ConfigError> {
@@ -180,30 +281,48 @@ impl OpenidConfig {
     }
 }
 
-/// What `prepay` needs.
+/// What `prepay` needs (it also serves `GET /orders`, whose inquiries may be answered under the
+/// previous 2C2P key).
 #[derive(Debug, Clone)]
 pub struct PrepayConfig {
     pub table_name: String,
     pub merchant_id: String,
     pub pgw_secret_key: Secret,
+    pub pgw_secret_key_previous: Option<Secret>,
     pub pgw_payment_url: String,
     pub pgw_action_url: String,
     pub wechat_app_id: String,
     pub session_secret: Secret,
+    pub session_secret_previous: Option<Secret>,
+    /// `None` only when `client_pricing` is on and no key is configured: then no token can be checked.
+    pub order_signing_key: Option<Secret>,
+    pub order_signing_key_previous: Option<Secret>,
+    pub client_pricing: bool,
     pub payment_ttl_seconds: i64,
+    pub reconcile_after_seconds: i64,
 }
 
 impl PrepayConfig {
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let pgw_secret_key = s.pgw_secret_key()?;
+        let session_secret = s.session_secret()?;
+        let client_pricing = s.flag("CLIENT_PRICING")?;
+        let (order_signing_key, order_signing_key_previous) = s.order_signing_keys(client_pricing)?;
         Ok(Self {
             table_name: s.required("TABLE_NAME")?,
             merchant_id: s.merchant_id()?,
-            pgw_secret_key: s.secret("PGW_SECRET_KEY")?,
+            pgw_secret_key_previous: s.pgw_secret_key_previous(&pgw_secret_key)?,
+            pgw_secret_key,
             pgw_payment_url: s.url("PGW_PAYMENT_URL", DEFAULT_PGW_PAYMENT_URL)?,
             pgw_action_url: s.url("PGW_ACTION_URL", DEFAULT_PGW_ACTION_URL)?,
             wechat_app_id: s.app_id()?,
-            session_secret: s.session_secret()?,
+            session_secret_previous: s.session_secret_previous(&session_secret)?,
+            session_secret,
+            order_signing_key,
+            order_signing_key_previous,
+            client_pricing,
             payment_ttl_seconds: s.seconds("PAYMENT_TTL_SECONDS", DEFAULT_PAYMENT_TTL_SECONDS)?,
+            reconcile_after_seconds: s.seconds("RECONCILE_AFTER_SECONDS", DEFAULT_RECONCILE_AFTER_SECONDS)?,
         })
     }
 }
@@ -214,15 +333,68 @@ pub struct NotifyConfig {
     pub table_name: String,
     pub merchant_id: String,
     pub pgw_secret_key: Secret,
+    /// Notifications signed before a 2C2P key rotation still verify with it.
+    pub pgw_secret_key_previous: Option<Secret>,
 }
 
 impl NotifyConfig {
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let pgw_secret_key = s.pgw_secret_key()?;
         Ok(Self {
             table_name: s.required("TABLE_NAME")?,
             merchant_id: s.merchant_id()?,
-            pgw_secret_key: s.secret("PGW_SECRET_KEY")?,
+            pgw_secret_key_previous: s.pgw_secret_key_previous(&pgw_secret_key)?,
+            pgw_secret_key,
         })
+    }
+}
+
+/// What `reconcile` needs.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    pub table_name: String,
+    pub merchant_id: String,
+    pub pgw_secret_key: Secret,
+    /// Inquiry answers signed before a 2C2P key rotation still verify with it.
+    pub pgw_secret_key_previous: Option<Secret>,
+    pub pgw_action_url: String,
+    pub reconcile_after_seconds: i64,
+    pub reconcile_batch: usize,
+}
+
+impl ReconcileConfig {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let pgw_secret_key = s.pgw_secret_key()?;
+        Ok(Self {
+            table_name: s.required("TABLE_NAME")?,
+            merchant_id: s.merchant_id()?,
+            pgw_secret_key_previous: s.pgw_secret_key_previous(&pgw_secret_key)?,
+            pgw_secret_key,
+            pgw_action_url: s.url("PGW_ACTION_URL", DEFAULT_PGW_ACTION_URL)?,
+            reconcile_after_seconds: s.seconds("RECONCILE_AFTER_SECONDS", DEFAULT_RECONCILE_AFTER_SECONDS)?,
+            reconcile_batch: s.reconcile_batch()?,
+        })
+    }
+}
+
+/// What `events` needs.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    pub event_bus_name: String,
+    pub event_source: String,
+}
+
+impl EventsConfig {
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let event_source = s.get("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.to_owned());
+        // EventBridge refuses these in PutEvents; better to fail at start than on every record.
+        if event_source.len() > 256 || event_source.starts_with("aws.") {
+            return Err(ConfigError::Malformed {
+                var: "EVENT_SOURCE",
+                reason: "must be at most 256 characters and not start with \"aws.\"".into(),
+            });
+        }
+        Ok(Self { event_bus_name: s.required("EVENT_BUS_NAME")?, event_source })
     }
 }
 
@@ -231,6 +403,11 @@ mod tests {
     use super::*;
 
     const SESSION: &str = "0123456789abcdef0123456789abcdef";
+    const SESSION_OLD: &str = "old-session-secret-0123456789abcdef";
+    const ORDER_KEY: &str = "order-signing-key-0123456789abcdef";
+    const ORDER_KEY_OLD: &str = "old-order-signing-key-0123456789ab";
+    /// 31 characters: one short of the floor.
+    const SHORT_KEY: &str = "0123456789abcdef0123456789abcde";
 
     fn full() -> Vec<(&'static str, &'static str)> {
         vec![
@@ -240,6 +417,8 @@ mod tests {
             ("WECHAT_APP_ID", "wx1234567890abcdef"),
             ("WECHAT_APP_SECRET", "app-secret"),
             ("SESSION_SECRET", SESSION),
+            ("ORDER_SIGNING_KEY", ORDER_KEY),
+            ("EVENT_BUS_NAME", "payments-bus"),
         ]
     }
 
@@ -248,10 +427,21 @@ mod tests {
     }
 
     fn with(var: &'static str, value: &'static str) -> Settings {
+        with_all(&[(var, value)])
+    }
+
+    fn with_all(changes: &[(&'static str, &'static str)]) -> Settings {
         let mut pairs = full();
-        pairs.retain(|(k, _)| *k != var);
-        pairs.push((var, value));
+        pairs.retain(|(k, _)| !changes.iter().any(|(var, _)| var == k));
+        pairs.extend_from_slice(changes);
         Settings::from_pairs(pairs)
+    }
+
+    fn malformed<T: std::fmt::Debug>(result: Result<T, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Malformed { var, .. }) => var,
+            other => panic!("expected malformed, got {other:?}"),
+        }
     }
 
     #[test]
@@ -261,10 +451,49 @@ mod tests {
         assert_eq!(prepay.pgw_payment_url, DEFAULT_PGW_PAYMENT_URL);
         assert_eq!(prepay.pgw_action_url, DEFAULT_PGW_ACTION_URL);
         assert_eq!(prepay.payment_ttl_seconds, 900);
+        assert_eq!(prepay.reconcile_after_seconds, 120);
+        assert!(!prepay.client_pricing, "the merchant prices orders unless told otherwise");
+        assert_eq!(prepay.order_signing_key.as_ref().map(Secret::expose), Some(ORDER_KEY));
+        assert!(prepay.order_signing_key_previous.is_none());
+        assert!(prepay.session_secret_previous.is_none() && prepay.pgw_secret_key_previous.is_none());
         let openid = OpenidConfig::from_settings(&s).expect("loads");
         assert_eq!(openid.wechat_api_url, DEFAULT_WECHAT_API_URL);
         assert_eq!(openid.session_ttl_seconds, 7200);
-        assert_eq!(NotifyConfig::from_settings(&s).expect("loads").merchant_id, "M0001");
+        let notify = NotifyConfig::from_settings(&s).expect("loads");
+        assert_eq!(notify.merchant_id, "M0001");
+        assert!(notify.pgw_secret_key_previous.is_none());
+        let reconcile = ReconcileConfig::from_settings(&s).expect("loads");
+        assert_eq!(reconcile.reconcile_after_seconds, 120);
+        assert_eq!(reconcile.reconcile_batch, 100);
+        assert_eq!(reconcile.pgw_action_url, DEFAULT_PGW_ACTION_URL);
+        let events = EventsConfig::from_settings(&s).expect("loads");
+        assert_eq!((events.event_bus_name.as_str(), events.event_source.as_str()), ("payments-bus", "wcmini.payments"));
+    }
+
+    #[test]
+    fn set_values_are_read() {
+        let s = with_all(&[
+            ("PGW_SECRET_KEY_PREVIOUS", "old-pgw"),
+            ("SESSION_SECRET_PREVIOUS", SESSION_OLD),
+            ("ORDER_SIGNING_KEY_PREVIOUS", ORDER_KEY_OLD),
+            ("RECONCILE_AFTER_SECONDS", "60"),
+            ("RECONCILE_BATCH", "1000"),
+            ("EVENT_SOURCE", "shop.payments"),
+            ("CLIENT_PRICING", "true"),
+        ]);
+        let prepay = PrepayConfig::from_settings(&s).expect("loads");
+        assert_eq!(prepay.pgw_secret_key_previous.as_ref().map(Secret::expose), Some("old-pgw"));
+        assert_eq!(prepay.session_secret_previous.as_ref().map(Secret::expose), Some(SESSION_OLD));
+        assert_eq!(prepay.order_signing_key_previous.as_ref().map(Secret::expose), Some(ORDER_KEY_OLD));
+        assert!(prepay.client_pricing);
+        assert_eq!(prepay.reconcile_after_seconds, 60);
+        let notify = NotifyConfig::from_settings(&s).expect("loads");
+        assert_eq!(notify.pgw_secret_key_previous.as_ref().map(Secret::expose), Some("old-pgw"));
+        let reconcile = ReconcileConfig::from_settings(&s).expect("loads");
+        assert_eq!(reconcile.pgw_secret_key_previous.as_ref().map(Secret::expose), Some("old-pgw"));
+        assert_eq!((reconcile.reconcile_after_seconds, reconcile.reconcile_batch), (60, 1000));
+        assert_eq!(EventsConfig::from_settings(&s).expect("loads").event_source, "shop.payments");
+        assert!(!PrepayConfig::from_settings(&with("CLIENT_PRICING", "false")).expect("loads").client_pricing);
     }
 
     #[test]
@@ -278,7 +507,16 @@ mod tests {
             OpenidConfig::from_settings(&without("WECHAT_APP_SECRET")).err(),
             Some(ConfigError::Missing("WECHAT_APP_SECRET"))
         );
+        assert_eq!(
+            ReconcileConfig::from_settings(&without("PGW_MERCHANT_ID")).err(),
+            Some(ConfigError::Missing("PGW_MERCHANT_ID"))
+        );
+        assert_eq!(
+            EventsConfig::from_settings(&without("EVENT_BUS_NAME")).err(),
+            Some(ConfigError::Missing("EVENT_BUS_NAME"))
+        );
         assert!(OpenidConfig::from_settings(&without("TABLE_NAME")).is_ok(), "openid needs no table");
+        assert!(EventsConfig::from_settings(&without("TABLE_NAME")).is_ok(), "events needs no table");
         assert_eq!(ConfigError::Missing("TABLE_NAME").to_string(), "configuration: TABLE_NAME is required but not set");
         assert_eq!(
             OpenidConfig::from_settings(&with("WECHAT_APP_SECRET", "  ")).err(),
@@ -288,18 +526,100 @@ mod tests {
     }
 
     #[test]
+    fn the_order_key_is_required_unless_the_client_prices() {
+        assert_eq!(
+            PrepayConfig::from_settings(&without("ORDER_SIGNING_KEY")).err(),
+            Some(ConfigError::Missing("ORDER_SIGNING_KEY"))
+        );
+        assert_eq!(
+            PrepayConfig::from_settings(&with_all(&[("ORDER_SIGNING_KEY", ""), ("CLIENT_PRICING", "false")])).err(),
+            Some(ConfigError::Missing("ORDER_SIGNING_KEY"))
+        );
+        let open = with_all(&[("ORDER_SIGNING_KEY", ""), ("CLIENT_PRICING", "true")]);
+        let prepay = PrepayConfig::from_settings(&open).expect("client pricing needs no key");
+        assert!(prepay.client_pricing && prepay.order_signing_key.is_none());
+        assert!(OpenidConfig::from_settings(&without("ORDER_SIGNING_KEY")).is_ok(), "only prepay needs it");
+        // A previous key with no current one to rotate from is a mistake, even with client pricing.
+        let orphan = with_all(&[
+            ("ORDER_SIGNING_KEY", ""),
+            ("CLIENT_PRICING", "true"),
+            ("ORDER_SIGNING_KEY_PREVIOUS", ORDER_KEY_OLD),
+        ]);
+        assert_eq!(malformed(PrepayConfig::from_settings(&orphan)), "ORDER_SIGNING_KEY_PREVIOUS");
+    }
+
+    #[test]
+    fn client_pricing_is_true_or_false_only() {
+        for bad in ["yes", "1", "TRUE", "on", "true!"] {
+            let mut pairs = full();
+            pairs.push(("CLIENT_PRICING", bad));
+            assert_eq!(malformed(PrepayConfig::from_settings(&Settings::from_pairs(pairs))), "CLIENT_PRICING", "{bad}");
+        }
+    }
+
+    #[test]
+    fn order_and_session_keys_need_32_characters_and_2c2p_keys_do_not() {
+        let thirty_two = "0123456789abcdef0123456789abcdeX";
+        assert_eq!(thirty_two.chars().count(), 32);
+        assert_eq!(SHORT_KEY.chars().count(), 31);
+        for var in ["SESSION_SECRET", "SESSION_SECRET_PREVIOUS", "ORDER_SIGNING_KEY", "ORDER_SIGNING_KEY_PREVIOUS"] {
+            assert_eq!(malformed(PrepayConfig::from_settings(&with(var, SHORT_KEY))), var);
+            assert!(PrepayConfig::from_settings(&with(var, thirty_two)).is_ok(), "{var} at 32 characters");
+        }
+        // Even when the client prices orders, a key that is set must be a real key.
+        let open = with_all(&[("CLIENT_PRICING", "true"), ("ORDER_SIGNING_KEY", SHORT_KEY)]);
+        assert_eq!(malformed(PrepayConfig::from_settings(&open)), "ORDER_SIGNING_KEY");
+        assert_eq!(malformed(OpenidConfig::from_settings(&with("SESSION_SECRET", "short"))), "SESSION_SECRET");
+        let pgw = with_all(&[("PGW_SECRET_KEY", "k"), ("PGW_SECRET_KEY_PREVIOUS", "j")]);
+        assert!(PrepayConfig::from_settings(&pgw).is_ok() && ReconcileConfig::from_settings(&pgw).is_ok());
+        assert!(NotifyConfig::from_settings(&pgw).is_ok(), "2C2P issues short keys");
+        let message =
+            PrepayConfig::from_settings(&with("ORDER_SIGNING_KEY", SHORT_KEY)).expect_err("short").to_string();
+        assert!(message.contains("ORDER_SIGNING_KEY") && message.contains("32"), "{message}");
+        assert!(!message.contains(SHORT_KEY), "{message}");
+    }
+
+    #[test]
+    fn a_previous_key_equal_to_the_current_one_is_refused_without_printing_it() {
+        let cases = [
+            ("PGW_SECRET_KEY_PREVIOUS", "pgw-key", "PGW_SECRET_KEY"),
+            ("SESSION_SECRET_PREVIOUS", SESSION, "SESSION_SECRET"),
+            ("ORDER_SIGNING_KEY_PREVIOUS", ORDER_KEY, "ORDER_SIGNING_KEY"),
+        ];
+        for (var, value, current) in cases {
+            let error = PrepayConfig::from_settings(&with(var, value)).expect_err(var);
+            assert_eq!(error, ConfigError::PreviousSameAsCurrent { var, current });
+            let message = error.to_string();
+            assert!(message.contains(var) && message.contains("same as"), "{message}");
+            assert!(!message.contains(value), "{message}");
+        }
+        let same_pgw = with("PGW_SECRET_KEY_PREVIOUS", "pgw-key");
+        assert!(matches!(NotifyConfig::from_settings(&same_pgw), Err(ConfigError::PreviousSameAsCurrent { .. })));
+        assert!(matches!(ReconcileConfig::from_settings(&same_pgw), Err(ConfigError::PreviousSameAsCurrent { .. })));
+        // Surrounding blanks are trimmed, so they do not make two copies of one key "different".
+        let padded = with("SESSION_SECRET_PREVIOUS", " 0123456789abcdef0123456789abcdef ");
+        assert!(matches!(PrepayConfig::from_settings(&padded), Err(ConfigError::PreviousSameAsCurrent { .. })));
+    }
+
+    #[test]
     fn malformed_values_are_named() {
-        let malformed = |result: Result<PrepayConfig, ConfigError>| match result {
-            Err(ConfigError::Malformed { var, .. }) => var,
-            other => panic!("expected malformed, got {other:?}"),
-        };
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("PAYMENT_TTL_SECONDS", "15m"))), "PAYMENT_TTL_SECONDS");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("PAYMENT_TTL_SECONDS", "0"))), "PAYMENT_TTL_SECONDS");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("PGW_PAYMENT_URL", "not a url"))), "PGW_PAYMENT_URL");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("PGW_ACTION_URL", "ftp://x/y"))), "PGW_ACTION_URL");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("PGW_MERCHANT_ID", "M-0001"))), "PGW_MERCHANT_ID");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("SESSION_SECRET", "short"))), "SESSION_SECRET");
-        assert_eq!(malformed(PrepayConfig::from_settings(&with("WECHAT_APP_ID", "wx 1"))), "WECHAT_APP_ID");
+        let prepay = |s: Settings| PrepayConfig::from_settings(&s);
+        assert_eq!(malformed(prepay(with("PAYMENT_TTL_SECONDS", "15m"))), "PAYMENT_TTL_SECONDS");
+        assert_eq!(malformed(prepay(with("PAYMENT_TTL_SECONDS", "0"))), "PAYMENT_TTL_SECONDS");
+        assert_eq!(malformed(prepay(with("RECONCILE_AFTER_SECONDS", "-5"))), "RECONCILE_AFTER_SECONDS");
+        assert_eq!(malformed(prepay(with("PGW_PAYMENT_URL", "not a url"))), "PGW_PAYMENT_URL");
+        assert_eq!(malformed(prepay(with("PGW_ACTION_URL", "ftp://x/y"))), "PGW_ACTION_URL");
+        assert_eq!(malformed(prepay(with("PGW_MERCHANT_ID", "M-0001"))), "PGW_MERCHANT_ID");
+        assert_eq!(malformed(prepay(with("SESSION_SECRET", "short"))), "SESSION_SECRET");
+        assert_eq!(malformed(prepay(with("WECHAT_APP_ID", "wx 1"))), "WECHAT_APP_ID");
+        let reconcile = |s: Settings| ReconcileConfig::from_settings(&s);
+        for bad in ["0", "1001", "-1", "ten", "1.5"] {
+            assert_eq!(malformed(reconcile(with("RECONCILE_BATCH", bad))), "RECONCILE_BATCH", "{bad}");
+        }
+        assert_eq!(reconcile(with("RECONCILE_BATCH", "1")).expect("loads").reconcile_batch, 1);
+        assert_eq!(malformed(reconcile(with("RECONCILE_AFTER_SECONDS", "2m"))), "RECONCILE_AFTER_SECONDS");
+        assert_eq!(malformed(reconcile(with("PGW_ACTION_URL", "nope"))), "PGW_ACTION_URL");
+        assert_eq!(malformed(EventsConfig::from_settings(&with("EVENT_SOURCE", "aws.payments"))), "EVENT_SOURCE");
     }
 
     #[test]
@@ -312,13 +632,56 @@ mod tests {
         let prepay = PrepayConfig::from_settings(&s).expect("loads");
         assert_eq!(prepay.pgw_secret_key.expose(), "from-secret");
         assert_eq!(prepay.session_secret.expose(), SESSION);
-        assert_eq!(s.get("OTHER"), None, "only the three secrets are taken");
+        assert_eq!(s.get("OTHER"), None, "only the named secrets are taken");
         assert!(matches!(s.merge_secret_json("[1]"), Err(ConfigError::Malformed { var: "SECRETS_ARN", .. })));
     }
 
     #[test]
+    fn secrets_json_carries_the_rotation_keys_too() {
+        let mut s =
+            Settings::from_pairs(full().into_iter().filter(|(k, _)| !k.contains("SECRET") && !k.contains("KEY")));
+        let json = serde_json::json!({
+            "PGW_SECRET_KEY": "pgw-new", "PGW_SECRET_KEY_PREVIOUS": "pgw-old",
+            "WECHAT_APP_SECRET": "app", "SESSION_SECRET": SESSION, "SESSION_SECRET_PREVIOUS": SESSION_OLD,
+            "ORDER_SIGNING_KEY": ORDER_KEY, "ORDER_SIGNING_KEY_PREVIOUS": ORDER_KEY_OLD,
+        });
+        s.merge_secret_json(&json.to_string()).expect("json");
+        let prepay = PrepayConfig::from_settings(&s).expect("loads");
+        assert_eq!(prepay.pgw_secret_key_previous.as_ref().map(Secret::expose), Some("pgw-old"));
+        assert_eq!(prepay.session_secret_previous.as_ref().map(Secret::expose), Some(SESSION_OLD));
+        assert_eq!(prepay.order_signing_key.as_ref().map(Secret::expose), Some(ORDER_KEY));
+        assert_eq!(prepay.order_signing_key_previous.as_ref().map(Secret::expose), Some(ORDER_KEY_OLD));
+        assert_eq!(OpenidConfig::from_settings(&s).expect("loads").wechat_app_secret.expose(), "app");
+        // A variable that is set wins over the secret, rotation keys included.
+        let mut set = with("ORDER_SIGNING_KEY_PREVIOUS", ORDER_KEY_OLD);
+        set.merge_secret_json(r#"{"ORDER_SIGNING_KEY_PREVIOUS":"from-the-secret-0123456789abcdef"}"#).expect("json");
+        assert_eq!(set.get("ORDER_SIGNING_KEY_PREVIOUS").as_deref(), Some(ORDER_KEY_OLD));
+        // A secret that is not a string is a mistake worth naming, without its value.
+        let error =
+            without("ORDER_SIGNING_KEY").merge_secret_json(r#"{"ORDER_SIGNING_KEY": 12345}"#).expect_err("number");
+        assert!(
+            matches!(&error, ConfigError::Malformed { var: "SECRETS_ARN", reason } if reason.contains("ORDER_SIGNING_KEY"))
+        );
+        assert!(!error.to_string().contains("12345"));
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
-        let printed = format!("{:?}", PrepayConfig::from_settings(&Settings::from_pairs(full())).expect("loads"));
-        assert!(!printed.contains("pgw-key") && !printed.contains(SESSION), "{printed}");
+        let s = with_all(&[
+            ("PGW_SECRET_KEY_PREVIOUS", "old-pgw-key"),
+            ("SESSION_SECRET_PREVIOUS", SESSION_OLD),
+            ("ORDER_SIGNING_KEY_PREVIOUS", ORDER_KEY_OLD),
+        ]);
+        let printed = [
+            format!("{:?}", PrepayConfig::from_settings(&s).expect("loads")),
+            format!("{:?}", NotifyConfig::from_settings(&s).expect("loads")),
+            format!("{:?}", ReconcileConfig::from_settings(&s).expect("loads")),
+            format!("{:?}", OpenidConfig::from_settings(&s).expect("loads")),
+        ]
+        .join("\n");
+        for secret in ["pgw-key", "old-pgw-key", SESSION, SESSION_OLD, ORDER_KEY, ORDER_KEY_OLD, "app-secret"] {
+            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+        }
+        assert!(printed.contains("order_signing_key_previous: Some(Secret(<redacted>))"), "{printed}");
     }
 }

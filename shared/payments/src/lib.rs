@@ -3,10 +3,17 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod deadline;
+pub mod fulfilment;
 pub mod handlers;
+pub mod ids;
 pub mod order;
+pub mod order_token;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod telemetry;
 pub mod timefmt;
 pub mod upstream;
+pub mod usecases;
+pub mod views;

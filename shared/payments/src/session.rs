@@ -3,6 +3,7 @@
 //! Expiry is checked here against our own clock with no leeway (the library's own exp check, which
 //! reads the system clock and allows leeway, is turned off): valid while now < exp.
 
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -29,13 +30,25 @@ struct Claims {
     exp: i64,
 }
 
-/// Issues and checks tokens with one key.
+/// Issues tokens with the current key; checks them against the current key and, during a rotation,
+/// the previous one, so users logged in before the rotation stay logged in until their tokens expire.
 #[derive(Clone)]
 pub struct SessionTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    previous: Option<DecodingKey>,
     validation: Validation,
     ttl_seconds: i64,
+}
+
+/// Keys stay out of logs: the key types of the JWT library would print their bytes.
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("previous_key", &self.previous.is_some())
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A fresh token and how long it lives.
@@ -46,7 +59,13 @@ pub struct IssuedToken {
 }
 
 impl SessionTokens {
+    /// One key, no rotation under way.
     pub fn new(secret: &Secret, ttl_seconds: i64) -> Self {
+        Self::with_previous(secret, None, ttl_seconds)
+    }
+
+    /// The current key (issues and checks) and, during a rotation, the previous one (checks only).
+    pub fn with_previous(secret: &Secret, previous: Option<&Secret>, ttl_seconds: i64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.leeway = 0;
@@ -55,6 +74,7 @@ impl SessionTokens {
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            previous: previous.map(|key| DecodingKey::from_secret(key.expose().as_bytes())),
             validation,
             ttl_seconds,
         }
@@ -68,10 +88,20 @@ impl SessionTokens {
         Ok(IssuedToken { token, expires_in: self.ttl_seconds })
     }
 
-    /// The openid a token was issued for, if its signature holds (constant-time) and now < exp.
+    /// The openid a token was issued for, if its signature holds (constant-time) under the current
+    /// or the previous key, and now < exp.
     pub fn verify(&self, token: &str, now: UnixSeconds) -> Result<String, TokenError> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| TokenError::Invalid)?;
+        let data = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => data,
+            Err(error) => match (&self.previous, error.kind()) {
+                // Only a signature mismatch is worth a second try: anything else fails the same way.
+                (Some(previous), ErrorKind::InvalidSignature) => {
+                    jsonwebtoken::decode::<Claims>(token, previous, &self.validation)
+                        .map_err(|_| TokenError::Invalid)?
+                }
+                _ => return Err(TokenError::Invalid),
+            },
+        };
         if now >= data.claims.exp {
             return Err(TokenError::Expired);
         }
@@ -121,6 +151,47 @@ mod tests {
         let header = base64_url(r#"{"alg":"none","typ":"JWT"}"#);
         let claims = base64_url(&format!(r#"{{"iss":"{ISSUER}","sub":"oX","iat":{NOW},"exp":{}}}"#, NOW + 10));
         assert_eq!(tokens().verify(&format!("{header}.{claims}."), NOW), Err(TokenError::Invalid));
+    }
+
+    const CURRENT: &str = "0123456789abcdef0123456789abcdef";
+    const PREVIOUS: &str = "previous-session-secret-0123456789";
+    const OLDER: &str = "older-session-secret-0123456789abc";
+
+    fn rotating() -> SessionTokens {
+        SessionTokens::with_previous(&Secret::new(CURRENT), Some(&Secret::new(PREVIOUS)), 7200)
+    }
+
+    #[test]
+    fn a_token_signed_with_the_previous_key_stays_valid_until_it_expires() {
+        let before_rotation = SessionTokens::new(&Secret::new(PREVIOUS), 7200).issue("oUser1", NOW).expect("issues");
+        assert_eq!(rotating().verify(&before_rotation.token, NOW + 7199), Ok("oUser1".to_owned()));
+        assert_eq!(rotating().verify(&before_rotation.token, NOW + 7200), Err(TokenError::Expired), "no leeway");
+        assert_eq!(tokens().verify(&before_rotation.token, NOW), Err(TokenError::Invalid), "once rotation ends");
+    }
+
+    #[test]
+    fn during_a_rotation_tokens_are_issued_with_the_current_key() {
+        let issued = rotating().issue("oUser2", NOW).expect("issues");
+        assert_eq!(tokens().verify(&issued.token, NOW), Ok("oUser2".to_owned()));
+        let previous_only = SessionTokens::new(&Secret::new(PREVIOUS), 7200);
+        assert_eq!(previous_only.verify(&issued.token, NOW), Err(TokenError::Invalid));
+        assert_eq!(rotating().verify(&issued.token, NOW + 7200), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn during_a_rotation_an_unrelated_key_is_still_refused() {
+        let older = SessionTokens::new(&Secret::new(OLDER), 7200).issue("oUser3", NOW).expect("issues");
+        assert_eq!(rotating().verify(&older.token, NOW), Err(TokenError::Invalid));
+        let header = base64_url(r#"{"alg":"none","typ":"JWT"}"#);
+        let claims = base64_url(&format!(r#"{{"iss":"{ISSUER}","sub":"oX","iat":{NOW},"exp":{}}}"#, NOW + 10));
+        assert_eq!(rotating().verify(&format!("{header}.{claims}."), NOW), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn debug_output_hides_the_keys() {
+        let printed = format!("{:?}", rotating());
+        assert!(!printed.contains(CURRENT) && !printed.contains(PREVIOUS), "{printed}");
+        assert!(!printed.contains("48, 49, 50"), "no key bytes either: {printed}");
     }
 
     fn base64_url(text: &str) -> String {

@@ -33,19 +33,25 @@ pub enum UpstreamError {
 pub const PGW: &str = "2C2P";
 pub const WECHAT: &str = "WeChat";
 
+/// The HTTP client could not be built (its TLS set-up failed): the function must not start, since a
+/// default client would run without our timeouts.
+#[derive(Debug, Error)]
+#[error("the HTTP client could not be built: {0}")]
+pub struct ClientBuildError(String);
+
 /// One HTTP client for every outbound call of a function.
-pub fn http_client() -> reqwest::Client {
+pub fn http_client() -> Result<reqwest::Client, ClientBuildError> {
     http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
 }
 
 /// The same client with other timeouts (tests use short ones to see a timeout without waiting 8 s).
-pub fn http_client_with(connect: Duration, total: Duration) -> reqwest::Client {
+pub fn http_client_with(connect: Duration, total: Duration) -> Result<reqwest::Client, ClientBuildError> {
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(total)
         .user_agent(concat!("wechat-2c2p-payments/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .map_err(|e| ClientBuildError(e.to_string()))
 }
 
 fn transport_error(service: &'static str, error: &reqwest::Error) -> UpstreamError {
@@ -79,38 +85,67 @@ pub struct PgwClient {
     payment_url: String,
     action_url: String,
     merchant_id: String,
-    key: Secret,
+    keys: PgwKeys,
+}
+
+/// 2C2P's keys: requests are signed with the current one; answers signed with the previous one
+/// (during a rotation) still verify.
+#[derive(Clone, Debug)]
+pub struct PgwKeys {
+    pub current: Secret,
+    pub previous: Option<Secret>,
+}
+
+impl PgwKeys {
+    pub fn new(current: Secret, previous: Option<Secret>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The keys to verify with, current first.
+    pub fn verifying(&self) -> Vec<&[u8]> {
+        std::iter::once(&self.current).chain(self.previous.as_ref()).map(|k| k.expose().as_bytes()).collect()
+    }
+}
+
+/// An inquiry answer, verified, and its raw text for the audit trail.
+#[derive(Debug, Clone)]
+pub struct InquiryAnswer {
+    pub response: InquiryResponse,
+    pub raw: String,
 }
 
 impl PgwClient {
-    pub fn new(http: reqwest::Client, payment_url: &str, action_url: &str, merchant_id: &str, key: Secret) -> Self {
+    pub fn new(http: reqwest::Client, payment_url: &str, action_url: &str, merchant_id: &str, keys: PgwKeys) -> Self {
         Self {
             http,
             payment_url: payment_url.to_owned(),
             action_url: action_url.to_owned(),
             merchant_id: merchant_id.to_owned(),
-            key,
+            keys,
         }
     }
 
     /// Sends a signed WCMINI payment request; the answer's signature is checked before it is read.
     pub async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentResponse, UpstreamError> {
-        let body = request.to_form_body(self.key.expose().as_bytes());
+        let body = request.to_form_body(self.keys.current.expose().as_bytes());
         let answer = post_form(&self.http, PGW, &self.payment_url, body).await?;
-        PaymentResponse::open(answer.trim(), self.key.expose().as_bytes()).map_err(|e| match e {
+        PaymentResponse::open(answer.trim(), self.keys.current.expose().as_bytes()).map_err(|e| match e {
             MessageError::Envelope(protocol::envelope::EnvelopeError::BadSignature) => UpstreamError::BadSignature(PGW),
             other => UpstreamError::Garbage { service: PGW, reason: other.to_string() },
         })
     }
 
-    /// Asks 2C2P for an invoice's state (Payment Action 3.4 inquiry); the answer's hash is checked.
-    pub async fn inquire(&self, invoice_no: &str) -> Result<InquiryResponse, UpstreamError> {
-        let request = InquiryRequest::new(&self.merchant_id, invoice_no, self.key.expose().as_bytes());
+    /// Asks 2C2P for an invoice's state (Payment Action 3.4 inquiry); the answer's hash is checked
+    /// against the current and the previous key.
+    pub async fn inquire(&self, invoice_no: &str) -> Result<InquiryAnswer, UpstreamError> {
+        let request = InquiryRequest::new(&self.merchant_id, invoice_no, self.keys.current.expose().as_bytes());
         let answer = post_form(&self.http, PGW, &self.action_url, request.to_form_body()).await?;
-        InquiryResponse::open(answer.trim(), self.key.expose().as_bytes()).map_err(|e| match e {
+        let raw = answer.trim();
+        let response = InquiryResponse::open_with_keys(raw, &self.keys.verifying()).map_err(|e| match e {
             InquiryError::BadHash | InquiryError::MissingHash => UpstreamError::BadSignature(PGW),
             other => UpstreamError::Garbage { service: PGW, reason: other.to_string() },
-        })
+        })?;
+        Ok(InquiryAnswer { response, raw: raw.to_owned() })
     }
 }
 

@@ -63,25 +63,32 @@ struct Outer {
 
 /// Signs a payload's base64 text: uppercase hex of HMAC-SHA256 under `key`.
 pub fn sign(payload_b64: &str, key: &[u8]) -> String {
-    hex::encode_upper(mac(key, payload_b64).finalize().into_bytes())
+    // HMAC accepts keys of every length, so the empty fallback is never reached (and would never verify).
+    mac(key, payload_b64).map(|mac| hex::encode_upper(mac.finalize().into_bytes())).unwrap_or_default()
 }
 
-fn mac(key: &[u8], payload_b64: &str) -> Hmac<Sha256> {
-    // HMAC is defined for keys of every length, so this constructor cannot fail for any input.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+/// `None` only if the HMAC constructor refused the key, which it never does for HMAC.
+fn mac(key: &[u8], payload_b64: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
     mac.update(payload_b64.as_bytes());
-    mac
+    Some(mac)
 }
 
 /// Checks `signature_hex` (either case) against the payload text in constant time.
 pub fn verify(payload_b64: &str, signature_hex: &str, key: &[u8]) -> bool {
+    verify_with_keys(payload_b64, signature_hex, &[key])
+}
+
+/// Like [`verify`], true if any of `keys` made the signature: during a key rotation 2C2P may still sign
+/// with the previous key. Each comparison is constant time; an empty list verifies nothing.
+pub fn verify_with_keys(payload_b64: &str, signature_hex: &str, keys: &[&[u8]]) -> bool {
     if signature_hex.len() != SIGNATURE_HEX_LEN {
         return false;
     }
     let Ok(expected) = hex::decode(signature_hex) else {
         return false;
     };
-    mac(key, payload_b64).verify_slice(&expected).is_ok()
+    keys.iter().any(|key| mac(key, payload_b64).is_some_and(|mac| mac.verify_slice(&expected).is_ok()))
 }
 
 /// Seals an inner XML document: base64 payload, signature, outer XML under `root`, base64 of it all.
@@ -107,6 +114,9 @@ pub fn form_body(field: &str, value: &str) -> String {
 /// Reads one field of a form body, mending a base64 value whose `+` a sender left unencoded.
 ///
 /// Form decoding turns a bare `+` into a space; base64 never contains spaces, so turning them back is safe.
+/// Spaces are mended *before* trimming: a leading or trailing `+` arrives as a space, and trimming first
+/// would drop it (and with it a real notification). Only the whitespace left after that (a trailing
+/// newline, a tab) is trimmed.
 pub fn base64_form_field(body: &[u8], field: &'static str) -> Result<String, FormError> {
     // A form body is ASCII; the decoder would silently replace invalid UTF-8, so refuse it first.
     let text = std::str::from_utf8(body).map_err(|_| FormError::NotForm)?;
@@ -114,7 +124,7 @@ pub fn base64_form_field(body: &[u8], field: &'static str) -> Result<String, For
     pairs
         .into_iter()
         .find(|(name, _)| name == field)
-        .map(|(_, value)| value.trim().replace(' ', "+"))
+        .map(|(_, value)| value.replace(' ', "+").trim().to_owned())
         .ok_or(FormError::MissingField(field))
 }
 
@@ -149,6 +159,12 @@ impl VerifiedEnvelope {
 
 /// Opens an envelope: base64, outer XML, then the signature check. Nothing inside is decoded yet.
 pub fn open(envelope_b64: &str, key: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
+    open_with_keys(envelope_b64, &[key])
+}
+
+/// Like [`open`], accepting a signature made with any of `keys` (the current key and, during a
+/// rotation, the previous one); [`EnvelopeError::BadSignature`] when none made it.
+pub fn open_with_keys(envelope_b64: &str, keys: &[&[u8]]) -> Result<VerifiedEnvelope, EnvelopeError> {
     let outer_bytes = BASE64.decode(envelope_b64.trim()).map_err(|_| EnvelopeError::NotBase64)?;
     let outer_xml = std::str::from_utf8(&outer_bytes).map_err(|_| EnvelopeError::NotXml("not UTF-8".into()))?;
     let outer: Outer = quick_xml::de::from_str(outer_xml).map_err(|e| EnvelopeError::NotXml(e.to_string()))?;
@@ -156,7 +172,7 @@ pub fn open(envelope_b64: &str, key: &[u8]) -> Result<VerifiedEnvelope, Envelope
     let payload_b64 = payload_b64.ok_or(EnvelopeError::MissingElement("payload"))?;
     let signature = outer.signature.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let signature = signature.ok_or(EnvelopeError::MissingElement("signature"))?;
-    if !verify(&payload_b64, &signature, key) {
+    if !verify_with_keys(&payload_b64, &signature, keys) {
         return Err(EnvelopeError::BadSignature);
     }
     let version = outer.version.map(|v| v.trim().to_owned()).unwrap_or_default();
@@ -188,6 +204,23 @@ mod tests {
     fn another_key_is_a_bad_signature() {
         let envelope = seal("PaymentResponse", "<a/>", KEY);
         assert_eq!(open(&envelope, b"another key"), Err(EnvelopeError::BadSignature));
+    }
+
+    #[test]
+    fn any_key_of_a_rotation_opens_and_an_unrelated_one_does_not() {
+        let (key_a, key_b): (&[u8], &[u8]) = (b"previous-key-A", b"current-key-B");
+        let envelope = seal("PaymentResponse", "<PaymentResponse/>", key_b);
+        for keys in [[key_a, key_b], [key_b, key_a]] {
+            let opened = open_with_keys(&envelope, &keys).expect("B is in the list");
+            assert_eq!(opened.decode_payload().as_deref(), Ok("<PaymentResponse/>"));
+        }
+        assert_eq!(open_with_keys(&envelope, &[key_a]), Err(EnvelopeError::BadSignature));
+        assert_eq!(open_with_keys(&envelope, &[key_a, b"unrelated"]), Err(EnvelopeError::BadSignature));
+        assert_eq!(open_with_keys(&envelope, &[]), Err(EnvelopeError::BadSignature), "no key verifies nothing");
+        assert_eq!(open(&envelope, key_a), Err(EnvelopeError::BadSignature));
+        assert!(open(&envelope, key_b).is_ok());
+        // Structural failures keep their kind whatever the keys.
+        assert_eq!(open_with_keys("not base64!", &[key_b]), Err(EnvelopeError::NotBase64));
     }
 
     #[test]
@@ -270,6 +303,15 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_plus_at_either_end_survives_form_decoding() {
+        // "se>" is "c2U+": an unescaped post turns that last `+` into a space, which must not be trimmed away.
+        assert_eq!(base64_form_field(b"paymentResponse=c2U+", "paymentResponse").as_deref(), Ok("c2U+"));
+        assert_eq!(base64_form_field(b"paymentResponse=+2U+&x=1", "paymentResponse").as_deref(), Ok("+2U+"));
+        assert_eq!(base64_form_field(b"paymentResponse=c2U+\r\n", "paymentResponse").as_deref(), Ok("c2U+"));
+        assert_eq!(base64_form_field(b"paymentResponse=%09c2U%2B%0A", "paymentResponse").as_deref(), Ok("c2U+"));
+    }
+
+    #[test]
     fn error_messages_name_the_problem() {
         assert_eq!(EnvelopeError::MissingElement("payload").to_string(), "envelope has no <payload> element");
         assert_eq!(FormError::MissingField("paymentResponse").to_string(), "form has no paymentResponse field");
@@ -301,6 +343,22 @@ mod tests {
             tampered.replace_range(position..=position, &replacement);
             let same_but_case = tampered.eq_ignore_ascii_case(&signature);
             prop_assert_eq!(verify(&payload, &tampered, KEY), same_but_case);
+        }
+
+        #[test]
+        fn a_posted_envelope_opens_whether_or_not_it_was_percent_encoded(
+            inner in "<PaymentResponse>(<[a-zA-Z]{1,12}>[ -;=?-~\u{a0}-\u{4e00}]{0,40}</[a-zA-Z]{1,12}>){0,6}</PaymentResponse>",
+            key in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let envelope = seal("PaymentResponse", &inner, &key);
+            let escaped = form_body("paymentResponse", &envelope);
+            let unescaped = format!("paymentResponse={envelope}");
+            for body in [escaped, unescaped] {
+                let field = base64_form_field(body.as_bytes(), "paymentResponse").expect("field");
+                prop_assert_eq!(&field, &envelope);
+                let opened = open(&field, &key).expect("verifies");
+                prop_assert_eq!(opened.decode_payload(), Ok(inner.clone()));
+            }
         }
 
         #[test]

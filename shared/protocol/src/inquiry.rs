@@ -1,6 +1,7 @@
 //! Payment Action 3.4 inquiry (`processType` I): asks 2C2P for an invoice's state.
 //!
 //! Request and response are plain base64 XML carrying an HMAC-SHA1 `hashValue` over listed fields.
+//! [`classify_inquiry`] and [`parse_inquiry_amount`] say what a verified answer means for reconciliation.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -10,6 +11,14 @@ use sha1::Sha1;
 use thiserror::Error;
 
 use crate::envelope;
+
+mod answer;
+
+pub use answer::{
+    INQUIRY_ANSWERED, INQUIRY_FAILED_STATUSES, INQUIRY_PAID_OTHER_AMOUNT_STATUSES, INQUIRY_PAID_STATUSES,
+    INQUIRY_PENDING_STATUSES, INQUIRY_REFUND_STATUSES, InquiryOutcome, REFUND_STATUS_PREFIX, classify_inquiry,
+    parse_inquiry_amount,
+};
 
 /// The Payment Action version this crate speaks.
 pub const ACTION_VERSION: &str = "3.4";
@@ -28,13 +37,30 @@ pub enum InquiryError {
     BadHash,
 }
 
-fn hash(fields: &[&str], key: &[u8]) -> Hmac<Sha1> {
-    // HMAC is defined for keys of every length, so this constructor cannot fail for any input.
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+/// `None` only if the HMAC constructor refused the key, which it never does for HMAC.
+fn hash(fields: &[&str], key: &[u8]) -> Option<Hmac<Sha1>> {
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(key).ok()?;
     for field in fields {
         mac.update(field.as_bytes());
     }
-    mac
+    Some(mac)
+}
+
+/// Hex of the hash; the empty fallback is never reached and never verifies.
+fn hash_hex(fields: &[&str], key: &[u8], upper: bool) -> String {
+    let Some(mac) = hash(fields, key) else {
+        return String::new();
+    };
+    let bytes = mac.finalize().into_bytes();
+    if upper { hex::encode_upper(bytes) } else { hex::encode(bytes) }
+}
+
+/// Constant-time check of `hash_hex` (either case) against the fields under any of `keys`.
+fn verify_hex(fields: &[&str], hash_hex: &str, keys: &[&[u8]]) -> bool {
+    let Ok(expected) = hex::decode(hash_hex.trim()) else {
+        return false;
+    };
+    keys.iter().any(|key| hash(fields, key).is_some_and(|mac| mac.verify_slice(&expected).is_ok()))
 }
 
 /// The inquiry request.
@@ -58,7 +84,7 @@ impl InquiryRequest {
             merchant_id: merchant_id.to_owned(),
             process_type: INQUIRY.to_owned(),
             invoice_no: invoice_no.to_owned(),
-            hash_value: hex::encode_upper(hash(&fields, key).finalize().into_bytes()),
+            hash_value: hash_hex(&fields, key, true),
         }
     }
 
@@ -71,17 +97,13 @@ impl InquiryRequest {
     /// Checks the request's hashValue (what the simulated 2C2P does).
     pub fn verify(&self, key: &[u8]) -> bool {
         let fields = [self.version.as_str(), &self.merchant_id, &self.process_type, &self.invoice_no];
-        verify_hex(hash(&fields, key), &self.hash_value)
+        verify_hex(&fields, &self.hash_value, &[key])
     }
 
     /// Reads a request from its base64 XML.
     pub fn from_base64(text: &str) -> Result<Self, InquiryError> {
         from_base64_xml(text)
     }
-}
-
-fn verify_hex(mac: Hmac<Sha1>, hash_hex: &str) -> bool {
-    hex::decode(hash_hex.trim()).is_ok_and(|expected| mac.verify_slice(&expected).is_ok())
 }
 
 fn from_base64_xml<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, InquiryError> {
@@ -147,11 +169,17 @@ impl InquiryResponse {
 
     /// Reads an answer and checks its hashValue (either case) before handing it out.
     pub fn open(text: &str, key: &[u8]) -> Result<Self, InquiryError> {
+        Self::open_with_keys(text, &[key])
+    }
+
+    /// Like [`Self::open`], accepting a hashValue made with any of `keys` (the current key and, during a
+    /// rotation, the previous one); [`InquiryError::BadHash`] when none made it.
+    pub fn open_with_keys(text: &str, keys: &[&[u8]]) -> Result<Self, InquiryError> {
         let response: Self = from_base64_xml(text)?;
         if response.hash_value.trim().is_empty() {
             return Err(InquiryError::MissingHash);
         }
-        if !verify_hex(hash(&response.hashed_fields(), key), &response.hash_value) {
+        if !verify_hex(&response.hashed_fields(), &response.hash_value, keys) {
             return Err(InquiryError::BadHash);
         }
         Ok(response)
@@ -159,7 +187,7 @@ impl InquiryResponse {
 
     /// Computes hashValue and encodes the answer as 2C2P would (what the simulated 2C2P sends).
     pub fn seal(mut self, key: &[u8]) -> String {
-        self.hash_value = hex::encode(hash(&self.hashed_fields(), key).finalize().into_bytes());
+        self.hash_value = hash_hex(&self.hashed_fields(), key, false);
         BASE64.encode(quick_xml::se::to_string(&self).unwrap_or_default())
     }
 }
@@ -174,7 +202,7 @@ mod tests {
     #[test]
     fn request_hash_is_hmac_sha1_over_the_four_fields() {
         let request = InquiryRequest::new("M0001", "INV1", KEY);
-        let expected = hex::encode_upper(hash(&["3.4M0001IINV1"], KEY).finalize().into_bytes());
+        let expected = hash_hex(&["3.4M0001IINV1"], KEY, true);
         assert_eq!(request.hash_value, expected);
         assert_eq!(request.hash_value.len(), 40);
         assert!(request.verify(KEY));
@@ -216,6 +244,17 @@ mod tests {
         let changed = InquiryResponse { status: "PF".into(), ..opened };
         let changed_xml = BASE64.encode(quick_xml::se::to_string(&changed).expect("xml"));
         assert_eq!(InquiryResponse::open(&changed_xml, KEY), Err(InquiryError::BadHash));
+    }
+
+    #[test]
+    fn an_answer_hashed_with_any_key_of_a_rotation_opens() {
+        let (key_a, key_b): (&[u8], &[u8]) = (b"previous-key-A", b"current-key-B");
+        let answer = InquiryResponse { resp_code: "00".into(), status: "A".into(), ..InquiryResponse::default() };
+        let sealed = answer.seal(key_b);
+        assert_eq!(InquiryResponse::open_with_keys(&sealed, &[key_a, key_b]).map(|r| r.status), Ok("A".into()));
+        assert_eq!(InquiryResponse::open_with_keys(&sealed, &[key_a, b"unrelated"]), Err(InquiryError::BadHash));
+        assert_eq!(InquiryResponse::open_with_keys(&sealed, &[]), Err(InquiryError::BadHash));
+        assert_eq!(InquiryResponse::open(&sealed, key_a), Err(InquiryError::BadHash));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The wire formats, and nothing else: no I/O, no async, no AWS.
 //!
 //! - [`money`]: minor units and the one currency table;
-//! - [`envelope`]: 2C2P's signed envelope (HMAC-SHA256 over the payload's base64 text);
+//! - [`envelope`]: 2C2P's signed envelope (HMAC-SHA256 over the payload's base64 text), verified against
+//!   one key or, during a key rotation, several;
 //! - [`securepay`]: the SecurePay 9.9 WCMINI request, response and notification;
 //! - [`outcome`]: what a respCode/status pair means;
-//! - [`inquiry`]: Payment Action 3.4 inquiry with its HMAC-SHA1 hashValue;
+//! - [`inquiry`]: Payment Action 3.4 inquiry with its HMAC-SHA1 hashValue, and what an answer means
+//!   for reconciliation (its status table and its two amount forms);
 //! - [`wechat`]: the code2Session answer;
 //! - [`description`]: the `desc` cleaning rule.
 

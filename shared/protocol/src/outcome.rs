@@ -9,6 +9,9 @@ pub enum Outcome {
     WechatOrderCreated,
     /// Money was taken.
     Paid,
+    /// Money was taken, but 2C2P says its amount differs from the order (status `AL` less, `AM` more):
+    /// a person must look, whatever `amt` says.
+    PaidOtherAmount { status: String },
     /// Not final yet: keep waiting.
     Pending,
     /// Final failure, with 2C2P's reason (or a description of the codes when it gave none).
@@ -17,8 +20,10 @@ pub enum Outcome {
     Unrecognised,
 }
 
-/// Statuses that, with respCode 00/000, mean the money arrived (AL/AM: a different amount arrived).
-pub const PAID_STATUSES: &[&str] = &["A", "S", "RS", "AE", "AL", "AM", ""];
+/// Statuses that, with respCode 00/000, mean the money arrived as ordered.
+pub const PAID_STATUSES: &[&str] = &["A", "S", "RS", "AE", ""];
+/// Statuses that, with respCode 00/000, mean money arrived but not the amount ordered (less, more).
+pub const PAID_OTHER_AMOUNT_STATUSES: &[&str] = &["AL", "AM"];
 /// Statuses that end a payment without money.
 pub const FAILED_STATUSES: &[&str] = &["F", "PF", "AR", "FF", "IP", "ROE", "V", "EX"];
 const SUCCESS_CODES: &[&str] = &["00", "000"];
@@ -41,6 +46,8 @@ pub fn classify(resp_code: &str, status: &str, fail_reason: &str) -> Outcome {
         Outcome::WechatOrderCreated
     } else if SUCCESS_CODES.contains(&resp_code) && PAID_STATUSES.contains(&status) {
         Outcome::Paid
+    } else if SUCCESS_CODES.contains(&resp_code) && PAID_OTHER_AMOUNT_STATUSES.contains(&status) {
+        Outcome::PaidOtherAmount { status: status.to_owned() }
     } else if resp_code == PENDING_CODE || status == PENDING_STATUS {
         Outcome::Pending
     } else if FAILED_STATUSES.contains(&status) || (status.is_empty() && !resp_code.is_empty()) {
@@ -58,8 +65,15 @@ mod tests {
     #[test]
     fn paid_needs_a_success_code_and_an_approved_or_empty_status() {
         for code in ["00", "000"] {
-            for status in ["A", "S", "RS", "AE", "AL", "AM", ""] {
+            for status in ["A", "S", "RS", "AE", ""] {
                 assert_eq!(classify(code, status, ""), Outcome::Paid, "{code}/{status}");
+            }
+            for status in ["AL", "AM"] {
+                assert_eq!(
+                    classify(code, status, ""),
+                    Outcome::PaidOtherAmount { status: status.into() },
+                    "{code}/{status}: money arrived, but not the amount ordered"
+                );
             }
         }
         assert_eq!(classify(" 000 ", " A ", ""), Outcome::Paid, "values are trimmed");
@@ -95,8 +109,9 @@ mod tests {
     proptest! {
         #[test]
         fn nothing_outside_the_table_is_ever_paid(code in "\\PC{0,4}", status in "\\PC{0,3}") {
-            let paid = classify(&code, &status, "") == Outcome::Paid;
-            let known = SUCCESS_CODES.contains(&code.trim()) && PAID_STATUSES.contains(&status.trim());
+            let paid = matches!(classify(&code, &status, ""), Outcome::Paid | Outcome::PaidOtherAmount { .. });
+            let known = SUCCESS_CODES.contains(&code.trim())
+                && (PAID_STATUSES.contains(&status.trim()) || PAID_OTHER_AMOUNT_STATUSES.contains(&status.trim()));
             prop_assert_eq!(paid, known);
         }
     }

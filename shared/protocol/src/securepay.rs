@@ -213,7 +213,12 @@ impl PaymentResponse {
     /// Opens a signed envelope (the bare base64 body of a SecurePay answer, or a notification's
     /// `paymentResponse` field), checks signature and version, then reads the inner document.
     pub fn open(envelope_b64: &str, key: &[u8]) -> Result<Self, MessageError> {
-        let verified = envelope::open(envelope_b64, key)?;
+        Self::open_with_keys(envelope_b64, &[key])
+    }
+
+    /// Like [`Self::open`], accepting a signature made with any of `keys` (a key rotation).
+    pub fn open_with_keys(envelope_b64: &str, keys: &[&[u8]]) -> Result<Self, MessageError> {
+        let verified = envelope::open_with_keys(envelope_b64, keys)?;
         verified.require_version()?;
         Self::from_xml(&verified.decode_payload()?)
     }
@@ -458,6 +463,18 @@ mod tests {
         );
         let not_a_response = envelope::seal("PaymentResponse", "<PaymentResponse><oops>", KEY);
         assert!(matches!(PaymentResponse::open(&not_a_response, KEY), Err(MessageError::NotXml(_))));
+    }
+
+    #[test]
+    fn a_response_signed_with_the_previous_key_opens_during_a_rotation() {
+        let response = PaymentResponse { resp_code: "000".into(), status: "A".into(), ..PaymentResponse::default() };
+        let previous: &[u8] = b"previous key";
+        let sealed = response.seal(previous);
+        assert_eq!(PaymentResponse::open_with_keys(&sealed, &[KEY, previous]), Ok(response));
+        assert_eq!(
+            PaymentResponse::open_with_keys(&sealed, &[KEY, b"unrelated"]),
+            Err(MessageError::Envelope(EnvelopeError::BadSignature))
+        );
     }
 
     #[test]

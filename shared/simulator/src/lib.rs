@@ -13,7 +13,19 @@
 //! | `GET /wechat/sns/jscode2session` | WeChat's JSON, as `text/plain` |
 //! | `POST /2c2p/SecurePayment/Payment.aspx` | bare base64 of a signed `<PaymentResponse>` envelope, `text/plain` |
 //! | `POST /2c2p/PaymentActionV2/PaymentProcess.aspx` | base64 `<PaymentProcessResponse>` with its hashValue, `text/plain` |
-//! | `POST /sandbox/pay/{key}` | `{"notifyStatus": n}`, or the contract's error JSON |
+//! | `POST /sandbox/pay/{key}` | `{"notified": true, "notifyStatus": n}` or `{"notified": false}`, or the contract's error JSON |
+//!
+//! What a test can steer and observe, so every path of a client is reachable:
+//!
+//! - a [`Fault`] per service ([`Simulator::set_securepay_fault`], [`Simulator::set_wechat_fault`],
+//!   [`Simulator::set_inquiry_fault`]), each independent of the others;
+//! - the user paying with or without 2C2P's notification ([`Simulator::pay`],
+//!   [`Simulator::pay_without_notify`], `"notify": false` on `/sandbox/pay`): a lost notification;
+//! - the inquiry's answer for one invoice ([`Simulator::set_inquiry_answer`]): states the simulated
+//!   payment never reaches by itself (`AL`, `RP`, `EX`, ...) and amounts in another form (`12.50`);
+//! - counters: [`Simulator::securepay_calls`] ("2C2P was not called again"), [`Simulator::inquiry_calls`]
+//!   and [`Simulator::max_inquiries_in_flight`] (a bound on concurrent inquiries; an inquiry
+//!   [`Fault::Delay`] makes it observable).
 //!
 //! Choices where the real services are undocumented or unsuited to a sandbox:
 //!
@@ -22,7 +34,7 @@
 //! - an inquiry answers respCode `99` when the request itself is wrong (not a form, not base64 XML,
 //!   version not 3.4, processType not `I`, merchantID not ours, hashValue wrong) and `15` for an invoice
 //!   2C2P never saw; `00` means the inquiry worked and `status` says `A` (paid), `PF` (failed) or `AP`
-//!   (pending);
+//!   (pending), unless a test set the invoice's answer;
 //! - the user's confirmation (`/sandbox/pay`) produces respCode `000`/status `A`/"Approved", or respCode
 //!   `99`/status `F`/"Payment was declined".
 
@@ -78,10 +90,12 @@ impl fmt::Debug for SimulatorConfig {
 ///
 /// SecurePay (`Payment.aspx`) honours them all. WeChat honours `Delay`, `Http500`, `Garbage` and
 /// `MissingWechatData` (a success answer without `openid`); it ignores `BadSignature` and `Reject`, which
-/// have no WeChat meaning. The inquiry endpoint and `/sandbox/pay` ignore faults.
+/// have no WeChat meaning. The inquiry honours `Delay`, `Http500`, `Garbage`, `BadSignature` (a
+/// hashValue made with another key) and `Reject` (respCode `99`, nothing about the invoice); it ignores
+/// `MissingWechatData`. `/sandbox/pay` ignores faults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Wait this long, then answer normally.
+    /// Wait this long, then answer normally (a long one plays a hung service).
     Delay(Duration),
     /// Answer HTTP 500 with a plain-text body; nothing is created.
     Http500,
@@ -117,6 +131,13 @@ pub(crate) enum PaymentState {
     Created,
     Paid,
     Failed,
+}
+
+/// What a test made the inquiry answer for one invoice, whatever the simulated payment's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InquiryAnswer {
+    pub status: String,
+    pub amount: String,
 }
 
 /// A WeChat order the simulated 2C2P created for one attempt.
@@ -199,6 +220,11 @@ pub(crate) struct Inner {
     pub securepay_fault: Mutex<Option<Fault>>,
     pub wechat_fault: Mutex<Option<Fault>>,
     pub securepay_calls: AtomicUsize,
+    pub inquiry_fault: Mutex<Option<Fault>>,
+    pub inquiry_answers: Mutex<HashMap<String, InquiryAnswer>>,
+    pub inquiry_calls: AtomicUsize,
+    pub inquiries_in_flight: AtomicUsize,
+    pub max_inquiries_in_flight: AtomicUsize,
     pub last_request: Mutex<Option<PaymentRequest>>,
     pub ids: Ids,
     pub http: reqwest::Client,
@@ -250,6 +276,11 @@ impl Simulator {
                 securepay_fault: Mutex::new(None),
                 wechat_fault: Mutex::new(None),
                 securepay_calls: AtomicUsize::new(0),
+                inquiry_fault: Mutex::new(None),
+                inquiry_answers: Mutex::new(HashMap::new()),
+                inquiry_calls: AtomicUsize::new(0),
+                inquiries_in_flight: AtomicUsize::new(0),
+                max_inquiries_in_flight: AtomicUsize::new(0),
                 last_request: Mutex::new(None),
                 ids: Ids::new(),
                 http,
@@ -295,9 +326,42 @@ impl Simulator {
         *lock(&self.inner.wechat_fault) = fault;
     }
 
+    /// The fault the inquiry endpoint plays from now on; `None` restores normal service.
+    pub fn set_inquiry_fault(&self, fault: Option<Fault>) {
+        *lock(&self.inner.inquiry_fault) = fault;
+    }
+
     /// How many SecurePay requests arrived, valid or not, so a test can prove 2C2P was not called again.
     pub fn securepay_calls(&self) -> usize {
         self.inner.securepay_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many inquiries arrived, valid, refused or faulted alike.
+    pub fn inquiry_calls(&self) -> usize {
+        self.inner.inquiry_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many inquiries are being answered right now.
+    pub fn inquiries_in_flight(&self) -> usize {
+        self.inner.inquiries_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most inquiries ever answered at the same time, so a test can check a client's concurrency bound.
+    pub fn max_inquiries_in_flight(&self) -> usize {
+        self.inner.max_inquiries_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Makes every trusted inquiry for `invoice_no` answer respCode `00` with this `status` and `amount`
+    /// text as given (`"AL"`, `"12.50"`), even for an invoice the simulator never saw. The rest of the
+    /// answer still comes from the simulated payment when there is one.
+    pub fn set_inquiry_answer(&self, invoice_no: &str, status: &str, amount: &str) {
+        let answer = InquiryAnswer { status: status.to_owned(), amount: amount.to_owned() };
+        lock(&self.inner.inquiry_answers).insert(invoice_no.to_owned(), answer);
+    }
+
+    /// Goes back to answering `invoice_no` from the simulated payment's state.
+    pub fn clear_inquiry_answer(&self, invoice_no: &str) {
+        lock(&self.inner.inquiry_answers).remove(invoice_no);
     }
 
     /// The last SecurePay request whose signature held, so a test can check what the backend sent.
@@ -326,6 +390,15 @@ impl Simulator {
     /// Paying twice re-sends the same notification, a replay.
     pub async fn pay(&self, key: &str, result: PayResult) -> Result<u16, SimError> {
         notification::pay(self, key, result).await
+    }
+
+    /// Plays the user paying (or declining) like [`Self::pay`], but 2C2P's notification is lost: nothing
+    /// is posted, and only an inquiry (or a later [`Self::pay`], which sends the same notification) can
+    /// tell the backend.
+    pub fn pay_without_notify(&self, key: &str, result: PayResult) -> Result<(), SimError> {
+        notification::envelope(self, key, result, true)?;
+        tracing::debug!(key, ?result, "notification lost on purpose");
+        Ok(())
     }
 
     pub(crate) fn key(&self) -> &[u8] {

@@ -3,8 +3,10 @@
 //! `POST /sandbox/pay/{key}` with `{"result": "success" | "fail"}` plays the confirmation for the attempt
 //! whose invoiceNo or prepay_id is `{key}`, posts the notification to the notify URL as
 //! `application/x-www-form-urlencoded` `paymentResponse=<envelope>`, and answers 200
-//! `{"notifyStatus": <the notify URL's HTTP status>}`; 404 `not_found` for an unknown key, 400
-//! `invalid_request` for another body, 502 `upstream_error` when the notify URL cannot be reached.
+//! `{"notified": true, "notifyStatus": <the notify URL's HTTP status>}`. With `"notify": false` the result
+//! is recorded but the notification is lost (nothing is posted) and the answer is `{"notified": false}`.
+//! 404 `not_found` for an unknown key, 400 `invalid_request` for another body, 502 `upstream_error` when
+//! the notify URL cannot be reached.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -98,20 +100,37 @@ pub(crate) async fn pay(sim: &Simulator, key: &str, result: PayResult) -> Result
 #[serde(deny_unknown_fields)]
 struct PayBody {
     result: String,
+    /// `false` loses 2C2P's notification; absent means it is sent, as the contract's plain form implies.
+    #[serde(default = "notify_by_default")]
+    notify: bool,
+}
+
+fn notify_by_default() -> bool {
+    true
 }
 
 pub(crate) async fn sandbox_pay(State(sim): State<Simulator>, Path(key): Path<String>, body: Bytes) -> Response {
     // Read as JSON whatever the content type, so a bare `curl -d '{"result":"success"}'` works.
-    let result = match serde_json::from_slice::<PayBody>(&body).map(|b| b.result) {
-        Ok(result) if result == "success" => PayResult::Success,
-        Ok(result) if result == "fail" => PayResult::Fail,
+    let parsed = serde_json::from_slice::<PayBody>(&body);
+    let (result, notify) = match parsed {
+        Ok(PayBody { result, notify }) if result == "success" => (PayResult::Success, notify),
+        Ok(PayBody { result, notify }) if result == "fail" => (PayResult::Fail, notify),
         _ => {
-            let message = r#"The body must be {"result": "success"} or {"result": "fail"}."#;
+            let message =
+                r#"The body must be {"result": "success"} or {"result": "fail"}, optionally with "notify": false."#;
             return error_json(StatusCode::BAD_REQUEST, "invalid_request", message);
         }
     };
-    match sim.pay(&key, result).await {
-        Ok(status) => (StatusCode::OK, axum::Json(json!({"notifyStatus": status}))).into_response(),
+    let outcome = if notify {
+        sim.pay(&key, result).await.map(Some)
+    } else {
+        sim.pay_without_notify(&key, result).map(|()| None)
+    };
+    match outcome {
+        Ok(Some(status)) => {
+            (StatusCode::OK, axum::Json(json!({"notified": true, "notifyStatus": status}))).into_response()
+        }
+        Ok(None) => (StatusCode::OK, axum::Json(json!({"notified": false}))).into_response(),
         Err(SimError::UnknownKey(_)) => {
             error_json(StatusCode::NOT_FOUND, "not_found", "No payment attempt has this invoiceNo or prepay_id.")
         }

@@ -24,8 +24,8 @@ const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 /// The key simulated WeChat Pay signs `paySign` with; public so a test can check a `paySign`.
 pub const WECHAT_PAY_KEY: &str = "sandbox-wechat-pay-key";
 
-/// What [`Fault::BadSignature`] signs with: anything but the merchant key.
-const WRONG_KEY: &[u8] = b"not-the-merchant-secret-key";
+/// What [`Fault::BadSignature`] signs (and hashes inquiry answers) with: anything but the merchant key.
+pub(crate) const WRONG_KEY: &[u8] = b"not-the-merchant-secret-key";
 
 /// WeChat Pay v2's HMAC-SHA256 `paySign`: the parameters sorted by name, `&key=` appended, uppercase hex.
 pub fn wechat_pay_sign(app_id: &str, time_stamp: &str, nonce_str: &str, package: &str) -> String {

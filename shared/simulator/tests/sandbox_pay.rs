@@ -17,7 +17,7 @@ async fn paying_by_invoice_posts_a_signed_paid_notification() {
     sim.created("PAYINV1").await;
 
     let (status, body) = sim.sandbox_pay("PAYINV1", r#"{"result":"success"}"#).await;
-    assert_eq!((status, body), (200, json!({"notifyStatus": 200})));
+    assert_eq!((status, body), (200, json!({"notified": true, "notifyStatus": 200})));
     let (received, notification) = receiver.next().await;
     let value = received.body.strip_prefix("paymentResponse=").expect("one paymentResponse field");
     assert!(!value.contains(['+', '=', '/', ' ']), "the envelope is percent-encoded: {value}");
@@ -59,7 +59,7 @@ async fn paying_by_prepay_id_and_declining_work_too() {
 
     let prepay_id = sim.created("PAYFAIL1").await;
     let (status, body) = sim.sandbox_pay(&prepay_id, r#"{"result":"fail"}"#).await;
-    assert_eq!((status, body), (200, json!({"notifyStatus": 200})));
+    assert_eq!((status, body), (200, json!({"notified": true, "notifyStatus": 200})));
     let (_, failed) = receiver.next().await;
     assert_eq!(
         (failed.resp_code.as_str(), failed.status.as_str(), failed.fail_reason.as_str()),
@@ -82,7 +82,7 @@ async fn the_notify_status_is_passed_back() {
     assert_eq!(sim.sim.pay("PAYSTATUS1", PayResult::Success).await, Ok(401));
     receiver.next().await;
     let (status, body) = sim.sandbox_pay("PAYSTATUS1", r#"{"result":"success"}"#).await;
-    assert_eq!((status, body), (200, json!({"notifyStatus": 401})));
+    assert_eq!((status, body), (200, json!({"notified": true, "notifyStatus": 401})));
 }
 
 #[tokio::test]
@@ -101,8 +101,17 @@ async fn unknown_keys_bad_bodies_and_an_unreachable_notify_url_are_errors() {
     );
 
     sim.created("PAYBAD1").await;
-    for bad in ["", "success", r#"{"result":"maybe"}"#, r#"{"result":true}"#, r#"{}"#, r#"{"result":"success","x":1}"#]
-    {
+    for bad in [
+        "",
+        "success",
+        r#"{"result":"maybe"}"#,
+        r#"{"result":true}"#,
+        r#"{}"#,
+        r#"{"result":"success","x":1}"#,
+        r#"{"result":"success","notify":"no"}"#,
+        r#"{"result":"success","notify":null}"#,
+        r#"{"notify":false}"#,
+    ] {
         let (status, body) = sim.sandbox_pay("PAYBAD1", bad).await;
         assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_request")), "{bad}");
     }
@@ -125,4 +134,47 @@ async fn notification_envelopes_are_stable_and_change_nothing() {
     assert_eq!(opened.status, "A");
     assert!(PaymentResponse::open(&success, b"another key").is_err());
     assert_eq!(sim.inquiry("PAYENV1").await.status, "AP", "building an envelope pays nothing");
+}
+
+#[tokio::test]
+async fn notify_false_pays_but_loses_the_notification() {
+    let sim = Sim::start().await;
+    let mut receiver = Receiver::start(200).await;
+    sim.sim.set_notify_url(&receiver.url);
+    let prepay_id = sim.created("PAYLOST1").await;
+
+    let (status, body) = sim.sandbox_pay(&prepay_id, r#"{"result":"success","notify":false}"#).await;
+    assert_eq!((status, body), (200, json!({"notified": false})));
+    // /sandbox/pay answers only after the notify URL did, so a posted notification would be queued by now.
+    assert!(receiver.rx.try_recv().is_err(), "nothing was posted");
+    assert_eq!(sim.inquiry("PAYLOST1").await.status, "A", "the money arrived all the same");
+
+    // A later delivery is the very notification that was lost, not a new one.
+    let lost = sim.sim.notification_envelope("PAYLOST1", PayResult::Success).expect("known");
+    let (status, body) = sim.sandbox_pay("PAYLOST1", r#"{"result":"success","notify":true}"#).await;
+    assert_eq!((status, body), (200, json!({"notified": true, "notifyStatus": 200})));
+    let (received, _) = receiver.next().await;
+    assert_eq!(envelope::base64_form_field(received.body.as_bytes(), "paymentResponse"), Ok(lost));
+}
+
+#[tokio::test]
+async fn notify_false_never_touches_the_notify_url() {
+    let sim = Sim::start().await;
+    sim.created("PAYLOST2").await;
+    sim.created("PAYLOST3").await;
+    // The default notify URL is closed: notifying fails there, not notifying cannot.
+    let (status, body) = sim.sandbox_pay("PAYLOST2", r#"{"result":"fail","notify":false}"#).await;
+    assert_eq!((status, body), (200, json!({"notified": false})));
+    assert_eq!(sim.inquiry("PAYLOST2").await.status, "PF");
+
+    assert_eq!(sim.sim.pay_without_notify("PAYLOST3", PayResult::Success), Ok(()));
+    assert_eq!(sim.inquiry("PAYLOST3").await.status, "A");
+    assert_eq!(sim.sim.pay_without_notify("PAYLOST3", PayResult::Fail), Ok(()));
+    assert_eq!(sim.inquiry("PAYLOST3").await.status, "A", "a paid order stays paid");
+    assert_eq!(
+        sim.sim.pay_without_notify("NOSUCHINVOICE", PayResult::Success),
+        Err(SimError::UnknownKey("NOSUCHINVOICE".into()))
+    );
+    let (status, body) = sim.sandbox_pay("NOSUCHINVOICE", r#"{"result":"success","notify":false}"#).await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
 }

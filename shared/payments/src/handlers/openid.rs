@@ -2,14 +2,24 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use protocol::wechat::Code2SessionError;
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use crate::api::{self, ApiError};
 use crate::clock::Clock;
 use crate::config::OpenidConfig;
 use crate::session::SessionTokens;
-use crate::upstream::{LoginError, WechatClient};
+use crate::upstream::{UpstreamError, WECHAT, WechatClient};
+
+/// The answer of `POST /openid`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginView {
+    openid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unionid: Option<String>,
+    token: String,
+    expires_in: i64,
+}
 
 /// What `POST /openid` needs, built once at start.
 #[derive(Clone)]
@@ -40,28 +50,20 @@ impl OpenidHandler {
     async fn login(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let body = api::json_object(request)?;
         let code = api::string_field(&body, "code", 128, |c| (' '..='~').contains(&c), "must be printable ASCII")?;
-        let session = self.wechat.code2session(code).await.map_err(|error| {
-            tracing::warn!(error = %error, "login refused or failed");
-            login_error(&error)
-        })?;
-        let issued = self.tokens.issue(&session.openid, self.clock.now()).map_err(|_| ApiError::Internal)?;
-        let mut answer = Map::new();
-        answer.insert("openid".into(), Value::from(session.openid));
-        if let Some(unionid) = session.unionid {
-            answer.insert("unionid".into(), Value::from(unionid));
-        }
-        answer.insert("token".into(), Value::from(issued.token));
-        answer.insert("expiresIn".into(), Value::from(issued.expires_in));
-        Ok(api::json_response(StatusCode::OK, &answer))
-    }
-}
-
-fn login_error(error: &LoginError) -> ApiError {
-    match error {
-        LoginError::Refused(Code2SessionError::InvalidCode(_)) => ApiError::InvalidCode,
-        LoginError::Refused(Code2SessionError::HighRiskBlocked) => ApiError::LoginBlocked,
-        LoginError::Refused(Code2SessionError::RateLimited) => ApiError::RateLimited,
-        LoginError::Refused(refused) => ApiError::Upstream(format!("{refused}; try again later.")),
-        LoginError::Upstream(upstream) => ApiError::from_upstream(upstream),
+        let deadline = api::deadline(request);
+        let session = deadline
+            .run(std::time::Duration::ZERO, self.wechat.code2session(code), || UpstreamError::Timeout(WECHAT).into())
+            .await?;
+        let issued = self
+            .tokens
+            .issue(&session.openid, self.clock.now())
+            .map_err(|e| ApiError::Internal(format!("session token could not be signed: {e}")))?;
+        let view = LoginView {
+            openid: session.openid,
+            unionid: session.unionid,
+            token: issued.token,
+            expires_in: issued.expires_in,
+        };
+        Ok(api::json_response(StatusCode::OK, &view))
     }
 }

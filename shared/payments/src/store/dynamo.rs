@@ -5,10 +5,15 @@
 //! | order | `ORDER#{orderId}` | `ORDER` |
 //! | attempt (invoice → order) | `INVOICE#{invoiceNo}` | `ATTEMPT` |
 //! | notification | `INVOICE#{invoiceNo}` (`UNREADABLE` when unreadable) | `NOTIFY#{fingerprint}` |
+//! | inquiry answer | `INVOICE#{invoiceNo}` | `INQUIRY#{fingerprint}` |
+//!
+//! An attempt due for reconciliation also carries `dueShard` (`DUE#0`..`DUE#15`) and `dueAt`, the keys of
+//! the sparse global index `due`; it loses both once nothing about it can change.
 //!
 //! Other attributes are camelCase; optional ones are absent when unset (never NULL). Every write is
-//! one conditional `PutItem`; every read is strongly consistent. Encoding and decoding are pure
-//! functions, tested here; the conformance suite in `tests/` runs the adapter against a server.
+//! conditional; an order and its attempt that change together are one `TransactWriteItems`; every
+//! read of the main key is strongly consistent. Encoding and decoding are pure functions, tested
+//! here; the conformance suite in `tests/` runs the adapter against a server.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -17,19 +22,26 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 
-use super::{NotificationRecord, OrderStore, Recorded, StoreError};
-use crate::order::{Attempt, Order, StoredStatus};
+use super::{
+    AuditTrail, Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError, due_shard,
+};
+use crate::ids::{InvoiceNo, OpenId, OrderId};
+use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, StoredStatus, UnixSeconds};
 
-type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 const ORDER_SK: &str = "ORDER";
 const ATTEMPT_SK: &str = "ATTEMPT";
 const NOTIFY_PREFIX: &str = "NOTIFY#";
+const INQUIRY_PREFIX: &str = "INQUIRY#";
 const UNREADABLE_PK: &str = "UNREADABLE";
+/// The reconciliation index (see template.yaml).
+pub const DUE_INDEX: &str = "due";
 /// Claims a key: the put succeeds only if no item has it yet.
 const IS_NEW: &str = "attribute_not_exists(pk)";
 /// Replaces an order only if it is still what the caller read (a missing order fails it too).
@@ -90,56 +102,209 @@ impl DynamoStore {
     }
 }
 
-impl OrderStore for DynamoStore {
-    async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        self.get(order_pk(order_id), ORDER_SK).await?.as_ref().map(order_from_item).transpose()
-    }
-
-    async fn insert_order(&self, order: &Order) -> Result<(), StoreError> {
-        self.put_new(order_to_item(order)).await
-    }
-
-    async fn replace_order(
-        &self,
-        next: &Order,
-        expected_version: u64,
-        expected_status: StoredStatus,
-    ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
+impl DynamoStore {
+    fn put_order_if_unchanged(&self, next: &Order, read: &Order) -> Result<Put, StoreError> {
+        Put::builder()
             .table_name(&self.table)
             .set_item(Some(order_to_item(next)))
             .condition_expression(IS_UNCHANGED)
             // Both are DynamoDB reserved words.
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":expected_version", n(expected_version))
-            .expression_attribute_values(":expected_status", s(expected_status.as_str()))
+            .expression_attribute_values(":expected_version", n(read.version))
+            .expression_attribute_values(":expected_status", s(read.status.as_str()))
+            .build()
+            .map_err(|_| unavailable("DynamoDB request could not be built"))
+    }
+
+    fn put_new_item(&self, item: Item) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(IS_NEW)
+            .build()
+            .map_err(|_| unavailable("DynamoDB request could not be built"))
+    }
+
+    /// Writes an attempt's validity and schedule (or takes it out of the index) if the attempt exists.
+    fn update_books(&self, attempt: &Attempt) -> Result<Update, StoreError> {
+        let builder = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(invoice_pk(&attempt.invoice_no)))
+            .key("sk", s(ATTEMPT_SK))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":valid_until", n(attempt.valid_until));
+        let builder = match attempt.due_at {
+            Some(due_at) => builder
+                .update_expression("SET validUntil = :valid_until, dueShard = :shard, dueAt = :due_at")
+                .expression_attribute_values(":shard", s(shard_key(&attempt.invoice_no)))
+                .expression_attribute_values(":due_at", n(due_at)),
+            None => builder.update_expression("SET validUntil = :valid_until REMOVE dueShard, dueAt"),
+        };
+        builder.build().map_err(|_| unavailable("DynamoDB request could not be built"))
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(drop)
+            .map_err(transaction_error)
+    }
+}
+
+impl OrderStore for DynamoStore {
+    async fn get_order(&self, order_id: &OrderId) -> Result<Option<Order>, StoreError> {
+        self.get(order_pk(order_id), ORDER_SK).await?.as_ref().map(order_from_item).transpose()
+    }
+
+    async fn open_order(&self, order: &Order, attempt: &Attempt) -> Result<(), StoreError> {
+        self.transact(vec![
+            TransactWriteItem::builder().put(self.put_new_item(order_to_item(order))?).build(),
+            TransactWriteItem::builder().put(self.put_new_item(attempt_to_item(attempt))?).build(),
+        ])
+        .await
+    }
+
+    async fn start_attempt(&self, next: &Order, read: &Order, attempt: &Attempt) -> Result<(), StoreError> {
+        self.transact(vec![
+            TransactWriteItem::builder().put(self.put_order_if_unchanged(next, read)?).build(),
+            TransactWriteItem::builder().put(self.put_new_item(attempt_to_item(attempt))?).build(),
+        ])
+        .await
+    }
+
+    async fn replace_order(&self, next: &Order, read: &Order, attempt: Option<&Attempt>) -> Result<(), StoreError> {
+        let order = self.put_order_if_unchanged(next, read)?;
+        match attempt {
+            None => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(order.item))
+                .condition_expression(IS_UNCHANGED)
+                .set_expression_attribute_names(order.expression_attribute_names)
+                .set_expression_attribute_values(order.expression_attribute_values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(store_error),
+            Some(attempt) => {
+                self.transact(vec![
+                    TransactWriteItem::builder().put(order).build(),
+                    TransactWriteItem::builder().update(self.update_books(attempt)?).build(),
+                ])
+                .await
+            }
+        }
+    }
+
+    async fn get_attempt(&self, invoice_no: &InvoiceNo) -> Result<Option<Attempt>, StoreError> {
+        self.get(invoice_pk(invoice_no), ATTEMPT_SK).await?.as_ref().map(attempt_from_item).transpose()
+    }
+
+    async fn reschedule_attempt(&self, next: &Attempt, expected_inquiries: u32) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(invoice_pk(&next.invoice_no)))
+            .key("sk", s(ATTEMPT_SK))
+            .condition_expression("attribute_exists(dueAt) AND inquiries = :expected")
+            .expression_attribute_values(":expected", n(expected_inquiries))
+            .expression_attribute_values(":inquiries", n(next.inquiries))
+            .expression_attribute_values(":last", n(next.last_inquiry_at.unwrap_or_default()));
+        let update = match next.due_at {
+            Some(due_at) => update
+                .update_expression("SET inquiries = :inquiries, lastInquiryAt = :last, dueAt = :due_at")
+                .expression_attribute_values(":due_at", n(due_at)),
+            None => update.update_expression("SET inquiries = :inquiries, lastInquiryAt = :last REMOVE dueShard, dueAt"),
+        };
+        update.send().await.map(drop).map_err(store_error)
+    }
+
+    async fn settle_attempt(&self, invoice_no: &InvoiceNo) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(invoice_pk(invoice_no)))
+            .key("sk", s(ATTEMPT_SK))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("REMOVE dueShard, dueAt")
             .send()
             .await
             .map(drop)
             .map_err(store_error)
     }
 
-    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        self.put_new(attempt_to_item(attempt)).await
+    async fn claim_inquiry(
+        &self,
+        invoice_no: &InvoiceNo,
+        now: UnixSeconds,
+        min_gap_seconds: i64,
+    ) -> Result<Option<Attempt>, StoreError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(invoice_pk(invoice_no)))
+            .key("sk", s(ATTEMPT_SK))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(lastInquiryAt) OR lastInquiryAt <= :cutoff)",
+            )
+            .update_expression("SET lastInquiryAt = :now")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":cutoff", n(now - min_gap_seconds))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match answer.map_err(store_error) {
+            Ok(output) => output.attributes.as_ref().map(attempt_from_item).transpose(),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
-    async fn get_attempt(&self, invoice_no: &str) -> Result<Option<Attempt>, StoreError> {
-        self.get(invoice_pk(invoice_no), ATTEMPT_SK).await?.as_ref().map(attempt_from_item).transpose()
+    async fn due_attempts(&self, now: UnixSeconds, limit: usize) -> Result<Vec<Attempt>, StoreError> {
+        let page_limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut due = Vec::new();
+        for shard in 0..super::DUE_SHARDS {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("dueShard = :shard AND dueAt <= :now")
+                .expression_attribute_values(":shard", s(format!("DUE#{shard}")))
+                .expression_attribute_values(":now", n(now))
+                .limit(page_limit)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items() {
+                due.push(attempt_from_item(item)?);
+            }
+        }
+        due.sort_by_key(|a| (a.due_at, a.invoice_no.clone()));
+        due.truncate(limit);
+        Ok(due)
     }
 
-    async fn record_notification(&self, record: &NotificationRecord) -> Result<Recorded, StoreError> {
-        match self.put_new(notification_to_item(record)).await {
+    async fn record_evidence(&self, record: &EvidenceRecord) -> Result<Recorded, StoreError> {
+        match self.put_new(evidence_to_item(record)).await {
             Ok(()) => Ok(Recorded::New),
             // The first record stays untouched: the condition failing means it was kept before.
             Err(StoreError::ConditionFailed) => Ok(Recorded::Replay),
             Err(other) => Err(other),
         }
     }
+}
 
-    async fn notifications(&self, invoice_no: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
-        let pk = notification_pk(invoice_no);
+impl AuditTrail for DynamoStore {
+    async fn evidence(&self, invoice_no: Option<&InvoiceNo>) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let pk = evidence_pk(invoice_no);
         let mut records = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -147,18 +312,20 @@ impl OrderStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
                 .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(store_error)?;
             for item in page.items() {
-                records.push(notification_from_item(item)?);
+                let is_evidence = matches!(item.get("sk"), Some(AttributeValue::S(sk))
+                    if sk.starts_with(NOTIFY_PREFIX) || sk.starts_with(INQUIRY_PREFIX));
+                if is_evidence {
+                    records.push(evidence_from_item(item)?);
+                }
             }
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -169,6 +336,24 @@ impl OrderStore for DynamoStore {
         records.sort_by_key(|r| r.received_at);
         Ok(records)
     }
+}
+
+/// A transaction fails as a whole; a failed condition on any of its items is a failed condition, and
+/// so is a conflict with another transaction on the same items (the caller re-reads either way).
+fn transaction_error<R>(error: SdkError<TransactWriteItemsError, R>) -> StoreError {
+    if let SdkError::ServiceError(service) = &error
+        && let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
+    {
+        let reasons: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+        if reasons.iter().any(|code| matches!(*code, "ConditionalCheckFailed" | "TransactionConflict")) {
+            return StoreError::ConditionFailed;
+        }
+        if reasons.iter().any(|code| matches!(*code, "ThrottlingError" | "ProvisionedThroughputExceeded")) {
+            return StoreError::Throttled;
+        }
+        return unavailable("DynamoDB cancelled the transaction");
+    }
+    store_error(error)
 }
 
 /// Keeps the kind of failure: a failed condition is not a throttle, and neither is an outage.
@@ -212,16 +397,21 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn order_pk(order_id: &str) -> String {
+fn order_pk(order_id: &OrderId) -> String {
     format!("ORDER#{order_id}")
 }
 
-fn invoice_pk(invoice_no: &str) -> String {
+fn invoice_pk(invoice_no: &InvoiceNo) -> String {
     format!("INVOICE#{invoice_no}")
 }
 
-fn notification_pk(invoice_no: Option<&str>) -> String {
+fn evidence_pk(invoice_no: Option<&InvoiceNo>) -> String {
     invoice_no.map_or_else(|| UNREADABLE_PK.to_owned(), invoice_pk)
+}
+
+/// The `due` index partition of an attempt.
+fn shard_key(invoice_no: &InvoiceNo) -> String {
+    format!("DUE#{}", due_shard(invoice_no))
 }
 
 fn put_opt(item: &mut Item, name: &str, value: Option<AttributeValue>) {
@@ -239,20 +429,20 @@ fn order_to_item(order: &Order) -> Item {
     let mut out = item([
         ("pk", s(order_pk(&order.order_id))),
         ("sk", s(ORDER_SK)),
-        ("orderId", s(&order.order_id)),
-        ("openid", s(&order.openid)),
+        ("orderId", s(order.order_id.as_str())),
+        ("openid", s(order.openid.as_str())),
         ("amountMinor", n(order.amount.get())),
         ("currency", s(order.currency.code)),
         ("description", s(&order.description)),
         ("status", s(order.status.as_str())),
-        ("invoiceNo", s(&order.invoice_no)),
+        ("invoiceNo", s(order.invoice_no.as_str())),
         ("attemptExpiresAt", n(order.attempt_expires_at)),
         ("createdAt", n(order.created_at)),
         ("updatedAt", n(order.updated_at)),
         ("version", n(order.version)),
     ]);
     put_opt(&mut out, "payment", order.payment.as_ref().map(|p| s(p.to_json())));
-    put_opt(&mut out, "paidInvoiceNo", order.paid_invoice_no.as_deref().map(s));
+    put_opt(&mut out, "paidInvoiceNo", order.paid_invoice_no.as_ref().map(|i| s(i.as_str())));
     put_opt(&mut out, "failReason", order.fail_reason.as_deref().map(s));
     put_opt(&mut out, "reviewReason", order.review_reason.as_deref().map(s));
     put_opt(&mut out, "paidAt", order.paid_at.map(n));
@@ -260,7 +450,7 @@ fn order_to_item(order: &Order) -> Item {
 }
 
 /// Reads an order item back; anything that does not fit the domain is `Corrupt`, never a panic.
-fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let r = Reader::new(item);
     let status = r.req_s("status")?;
     let status = StoredStatus::parse(&status).ok_or_else(|| r.corrupt(format!("status {status:?} is not known")))?;
@@ -269,16 +459,16 @@ fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         Some(json) => Some(WechatPayment::from_json(&json).map_err(|e| r.corrupt(format!("payment: {e}")))?),
     };
     Ok(Order {
-        order_id: r.req_s("orderId")?,
-        openid: r.req_s("openid")?,
+        order_id: r.order_id()?,
+        openid: r.openid()?,
         amount: r.amount()?,
         currency: r.currency()?,
         description: r.req_s("description")?,
         status,
-        invoice_no: r.req_s("invoiceNo")?,
+        invoice_no: r.invoice_no("invoiceNo")?,
         payment,
         attempt_expires_at: r.req_n("attemptExpiresAt")?,
-        paid_invoice_no: r.opt_s("paidInvoiceNo")?,
+        paid_invoice_no: r.opt_s("paidInvoiceNo")?.map(|text| r.parse_invoice("paidInvoiceNo", &text)).transpose()?,
         fail_reason: r.opt_s("failReason")?,
         review_reason: r.opt_s("reviewReason")?,
         created_at: r.req_n("createdAt")?,
@@ -289,61 +479,90 @@ fn order_from_item(item: &Item) -> Result<Order, StoreError> {
 }
 
 fn attempt_to_item(attempt: &Attempt) -> Item {
-    item([
+    let mut out = item([
         ("pk", s(invoice_pk(&attempt.invoice_no))),
         ("sk", s(ATTEMPT_SK)),
-        ("invoiceNo", s(&attempt.invoice_no)),
-        ("orderId", s(&attempt.order_id)),
-        ("openid", s(&attempt.openid)),
+        ("invoiceNo", s(attempt.invoice_no.as_str())),
+        ("orderId", s(attempt.order_id.as_str())),
+        ("openid", s(attempt.openid.as_str())),
         ("amountMinor", n(attempt.amount.get())),
         ("currency", s(attempt.currency.code)),
         ("createdAt", n(attempt.created_at)),
-    ])
+        ("validUntil", n(attempt.valid_until)),
+        ("inquiries", n(attempt.inquiries)),
+    ]);
+    if let Some(due_at) = attempt.due_at {
+        out.insert("dueShard".to_owned(), s(shard_key(&attempt.invoice_no)));
+        out.insert("dueAt".to_owned(), n(due_at));
+    }
+    put_opt(&mut out, "lastInquiryAt", attempt.last_inquiry_at.map(n));
+    out
 }
 
+/// Reads an attempt back; attempts written before reconciliation existed have no books and read as
+/// held in flight from their creation and never due.
 fn attempt_from_item(item: &Item) -> Result<Attempt, StoreError> {
     let r = Reader::new(item);
+    let created_at: UnixSeconds = r.req_n("createdAt")?;
     Ok(Attempt {
-        invoice_no: r.req_s("invoiceNo")?,
-        order_id: r.req_s("orderId")?,
-        openid: r.req_s("openid")?,
+        invoice_no: r.invoice_no("invoiceNo")?,
+        order_id: r.order_id()?,
+        openid: r.openid()?,
         amount: r.amount()?,
         currency: r.currency()?,
-        created_at: r.req_n("createdAt")?,
+        created_at,
+        valid_until: r.opt_n("validUntil")?.unwrap_or(created_at + IN_FLIGHT_SECONDS),
+        due_at: r.opt_n("dueAt")?,
+        inquiries: r.opt_n("inquiries")?.unwrap_or(0),
+        last_inquiry_at: r.opt_n("lastInquiryAt")?,
     })
 }
 
-fn notification_to_item(record: &NotificationRecord) -> Item {
+fn evidence_to_item(record: &EvidenceRecord) -> Item {
+    let prefix = match record.kind {
+        EvidenceKind::Notification => NOTIFY_PREFIX,
+        EvidenceKind::Inquiry => INQUIRY_PREFIX,
+    };
     let mut out = item([
-        ("pk", s(notification_pk(record.invoice_no.as_deref()))),
-        ("sk", s(format!("{NOTIFY_PREFIX}{}", record.fingerprint))),
+        ("pk", s(evidence_pk(record.invoice_no.as_ref()))),
+        ("sk", s(format!("{prefix}{}", record.fingerprint))),
+        ("kind", s(record.kind.as_str())),
         ("fingerprint", s(&record.fingerprint)),
         ("receivedAt", n(record.received_at)),
         ("respCode", s(&record.resp_code)),
         ("status", s(&record.status)),
-        ("amt", s(&record.amt)),
+        ("amt", s(&record.amount)),
         ("currencyCode", s(&record.currency_code)),
         ("failReason", s(&record.fail_reason)),
-        ("classification", s(&record.classification)),
-        ("envelope", s(&record.envelope)),
+        ("classification", s(record.classification.as_str())),
+        ("envelope", s(&record.raw)),
     ]);
-    put_opt(&mut out, "invoiceNo", record.invoice_no.as_deref().map(s));
+    put_opt(&mut out, "invoiceNo", record.invoice_no.as_ref().map(|i| s(i.as_str())));
     out
 }
 
-fn notification_from_item(item: &Item) -> Result<NotificationRecord, StoreError> {
+fn evidence_from_item(item: &Item) -> Result<EvidenceRecord, StoreError> {
     let r = Reader::new(item);
-    Ok(NotificationRecord {
-        invoice_no: r.opt_s("invoiceNo")?,
+    let kind = match r.opt_s("kind")? {
+        // Records kept before inquiries existed were all notifications.
+        None => EvidenceKind::Notification,
+        Some(text) => EvidenceKind::parse(&text).ok_or_else(|| r.corrupt(format!("kind {text:?} is not known")))?,
+    };
+    let classification = r.req_s("classification")?;
+    let classification = Classification::parse(&classification)
+        .ok_or_else(|| r.corrupt(format!("classification {classification:?} is not known")))?;
+    Ok(EvidenceRecord {
+        kind,
+        invoice_no: r.opt_s("invoiceNo")?.map(|text| r.parse_invoice("invoiceNo", &text)).transpose()?,
         fingerprint: r.req_s("fingerprint")?,
         received_at: r.req_n("receivedAt")?,
         resp_code: r.req_s("respCode")?,
         status: r.req_s("status")?,
-        amt: r.req_s("amt")?,
+        amount: r.req_s("amt")?,
         currency_code: r.req_s("currencyCode")?,
         fail_reason: r.req_s("failReason")?,
-        classification: r.req_s("classification")?,
-        envelope: r.req_s("envelope")?,
+        classification,
+        raw: r.req_s("envelope")?,
     })
 }
 
@@ -397,6 +616,24 @@ impl<'a> Reader<'a> {
         Currency::from_code(&code).ok_or_else(|| self.corrupt(format!("currency {code:?} is not supported")))
     }
 
+    fn order_id(&self) -> Result<OrderId, StoreError> {
+        let text = self.req_s("orderId")?;
+        OrderId::parse(&text).map_err(|e| self.corrupt(format!("orderId: {e}")))
+    }
+
+    fn openid(&self) -> Result<OpenId, StoreError> {
+        OpenId::new(self.req_s("openid")?).ok_or_else(|| self.corrupt("openid is empty".to_owned()))
+    }
+
+    fn invoice_no(&self, name: &str) -> Result<InvoiceNo, StoreError> {
+        let text = self.req_s(name)?;
+        self.parse_invoice(name, &text)
+    }
+
+    fn parse_invoice(&self, name: &str, text: &str) -> Result<InvoiceNo, StoreError> {
+        InvoiceNo::parse(text).map_err(|e| self.corrupt(format!("{name}: {e}")))
+    }
+
     fn amount(&self) -> Result<MinorUnits, StoreError> {
         MinorUnits::new(self.req_n("amountMinor")?).map_err(|e| self.corrupt(format!("amountMinor: {e}")))
     }
@@ -417,18 +654,22 @@ mod tests {
         .expect("payment")
     }
 
+    fn inv(text: &str) -> InvoiceNo {
+        InvoiceNo::parse(text).expect("invoice")
+    }
+
     fn full_order() -> Order {
         Order {
-            order_id: "A-1".into(),
-            openid: "o1".into(),
+            order_id: OrderId::parse("A-1").expect("id"),
+            openid: OpenId::new("o1").expect("openid"),
             amount: MinorUnits::new(1250).expect("amount"),
             currency: Currency::from_code("SGD").expect("SGD"),
             description: "Latte & cake <x2> 拿铁".into(),
             status: StoredStatus::Review,
-            invoice_no: "INV2".into(),
+            invoice_no: inv("INV2"),
             payment: Some(payment()),
             attempt_expires_at: 1_900,
-            paid_invoice_no: Some("INV1".into()),
+            paid_invoice_no: Some(inv("INV1")),
             fail_reason: Some("declined".into()),
             review_reason: Some("double payment (invoice INV2)".into()),
             created_at: 1_000,
@@ -453,27 +694,32 @@ mod tests {
 
     fn attempt() -> Attempt {
         Attempt {
-            invoice_no: "INV1".into(),
-            order_id: "A-1".into(),
-            openid: "o1".into(),
+            invoice_no: inv("INV1"),
+            order_id: OrderId::parse("A-1").expect("id"),
+            openid: OpenId::new("o1").expect("openid"),
             amount: MinorUnits::new(5).expect("amount"),
             currency: Currency::from_code("JPY").expect("JPY"),
             created_at: 7,
+            valid_until: 907,
+            due_at: Some(127),
+            inquiries: 2,
+            last_inquiry_at: Some(100),
         }
     }
 
-    fn record(invoice_no: Option<&str>) -> NotificationRecord {
-        NotificationRecord {
-            invoice_no: invoice_no.map(str::to_owned),
+    fn record(invoice_no: Option<&str>) -> EvidenceRecord {
+        EvidenceRecord {
+            kind: EvidenceKind::Notification,
+            invoice_no: invoice_no.map(inv),
             fingerprint: "ab12".into(),
             received_at: 9,
             resp_code: "00".into(),
             status: "A".into(),
-            amt: "000000001250".into(),
+            amount: "000000001250".into(),
             currency_code: "702".into(),
             fail_reason: "".into(),
-            classification: "paid".into(),
-            envelope: "PFg+".into(),
+            classification: Classification::Paid,
+            raw: "PFg+".into(),
         }
     }
 
@@ -548,7 +794,17 @@ mod tests {
         let item = attempt_to_item(&attempt());
         assert_eq!(item.get("pk"), Some(&s("INVOICE#INV1")));
         assert_eq!(item.get("sk"), Some(&s("ATTEMPT")));
+        assert_eq!(item.get("dueAt"), Some(&n(127)), "a due attempt is in the index");
+        assert_eq!(item.get("dueShard"), Some(&s(format!("DUE#{}", due_shard(&inv("INV1"))))));
         assert_eq!(attempt_from_item(&item), Ok(attempt()));
+        let settled = attempt_to_item(&attempt().settled());
+        assert!(!settled.contains_key("dueAt") && !settled.contains_key("dueShard"), "a settled one is not");
+        let mut old = item.clone();
+        for name in ["validUntil", "inquiries", "dueAt", "dueShard", "lastInquiryAt"] {
+            old.remove(name);
+        }
+        let read = attempt_from_item(&old).expect("an attempt from before reconciliation");
+        assert_eq!((read.valid_until, read.due_at, read.inquiries), (7 + IN_FLIGHT_SECONDS, None, 0));
         let mut missing = item.clone();
         missing.remove("orderId");
         assert_eq!(corrupt_reason(attempt_from_item(&missing), "INVOICE#INV1/ATTEMPT"), "orderId is missing");
@@ -558,27 +814,38 @@ mod tests {
     }
 
     #[test]
+    fn inquiry_answers_are_kept_apart_from_notifications() {
+        let inquiry = EvidenceRecord { kind: EvidenceKind::Inquiry, ..record(Some("INV1")) };
+        let item = evidence_to_item(&inquiry);
+        assert_eq!(item.get("sk"), Some(&s("INQUIRY#ab12")));
+        assert_eq!(evidence_from_item(&item), Ok(inquiry));
+        let mut old = evidence_to_item(&record(Some("INV1")));
+        old.remove("kind");
+        assert_eq!(evidence_from_item(&old).map(|r| r.kind), Ok(EvidenceKind::Notification));
+    }
+
+    #[test]
     fn notifications_round_trip_readable_or_not() {
         let readable = record(Some("INV1"));
-        let item = notification_to_item(&readable);
+        let item = evidence_to_item(&readable);
         assert_eq!(item.get("pk"), Some(&s("INVOICE#INV1")));
         assert_eq!(item.get("sk"), Some(&s("NOTIFY#ab12")));
         assert_eq!(item.get("invoiceNo"), Some(&s("INV1")));
-        assert_eq!(notification_from_item(&item), Ok(readable));
+        assert_eq!(evidence_from_item(&item), Ok(readable));
 
-        let unreadable = NotificationRecord { classification: "unreadable".into(), ..record(None) };
-        let item = notification_to_item(&unreadable);
+        let unreadable = EvidenceRecord { classification: Classification::Unreadable, ..record(None) };
+        let item = evidence_to_item(&unreadable);
         assert_eq!(item.get("pk"), Some(&s("UNREADABLE")));
         assert!(!item.contains_key("invoiceNo"));
-        assert_eq!(notification_from_item(&item), Ok(unreadable));
+        assert_eq!(evidence_from_item(&item), Ok(unreadable));
 
-        let mut broken = notification_to_item(&record(Some("INV1")));
+        let mut broken = evidence_to_item(&record(Some("INV1")));
         broken.remove("envelope");
-        assert_eq!(corrupt_reason(notification_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"), "envelope is missing");
+        assert_eq!(corrupt_reason(evidence_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"), "envelope is missing");
         broken.insert("envelope".into(), s("x"));
         broken.insert("receivedAt".into(), s("9"));
         assert_eq!(
-            corrupt_reason(notification_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"),
+            corrupt_reason(evidence_from_item(&broken), "INVOICE#INV1/NOTIFY#ab12"),
             "receivedAt is not a number"
         );
     }

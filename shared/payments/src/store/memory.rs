@@ -1,33 +1,44 @@
 //! The in-memory store: the same conditional semantics as the DynamoDB one, for tests and the sandbox.
 //!
 //! Every operation takes the lock, decides and writes in one step, and releases it before returning:
-//! a condition is checked and the write made atomically, exactly as one conditional `PutItem` does.
+//! a condition is checked and the write made atomically, exactly as one conditional write or one
+//! transaction does in DynamoDB.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-use super::{NotificationRecord, OrderStore, Recorded, StoreError};
-use crate::order::{Attempt, Order, StoredStatus};
+use super::{AuditTrail, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError};
+use crate::ids::{InvoiceNo, OrderId};
+use crate::order::{Attempt, Order, UnixSeconds};
 
 /// What `fail_writes(true)` makes every write answer.
 const INJECTED: &str = "injected failure";
 
+/// One committed change of an order item: what it was, and what it became. The DynamoDB table's
+/// stream carries the same pair as old and new images.
+pub type OrderChange = (Option<Order>, Order);
+
 #[derive(Default)]
 struct Tables {
-    orders: HashMap<String, Order>,
-    attempts: HashMap<String, Attempt>,
-    /// (invoice, fingerprint) of every kept notification: the replay key.
-    notification_keys: HashSet<(Option<String>, String)>,
-    /// Every kept notification, in arrival order.
-    notifications: Vec<NotificationRecord>,
+    orders: HashMap<OrderId, Order>,
+    attempts: HashMap<InvoiceNo, Attempt>,
+    /// (invoice, kind, fingerprint) of every kept record: the replay key.
+    evidence_keys: HashSet<(Option<InvoiceNo>, EvidenceKind, String)>,
+    /// Every kept record, in arrival order.
+    evidence: Vec<EvidenceRecord>,
+    /// Order changes not yet taken by [`MemoryStore::take_order_changes`].
+    changes: Vec<OrderChange>,
 }
 
-/// Orders, attempts and notifications in mutex-guarded maps; the lock is never held across an await.
+/// Orders, attempts and evidence in mutex-guarded maps; the lock is never held across an await.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     fail_writes: AtomicBool,
+    /// Milliseconds every call waits before it runs, to play a slow store.
+    delay_ms: AtomicU64,
 }
 
 impl MemoryStore {
@@ -41,83 +52,188 @@ impl MemoryStore {
         self.fail_writes.store(fail, Ordering::SeqCst);
     }
 
-    fn with_tables<T>(&self, action: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Makes every call take `delay` before it runs (a slow store); zero for none.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// The order changes committed since the last call, oldest first: the sandbox's stand-in for the
+    /// table's stream.
+    pub fn take_order_changes(&self) -> Vec<OrderChange> {
+        self.tables.lock().map(|mut t| std::mem::take(&mut t.changes)).unwrap_or_default()
+    }
+
+    /// Every order, for the sandbox and tests.
+    pub fn orders(&self) -> Vec<Order> {
+        self.tables.lock().map(|t| t.orders.values().cloned().collect()).unwrap_or_default()
+    }
+
+    async fn pause(&self) {
+        let ms = self.delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+
+    async fn read<T>(&self, action: impl FnOnce(&Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.pause().await;
+        let tables =
+            self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".to_owned()))?;
+        action(&tables)
+    }
+
+    async fn write<T>(&self, action: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.pause().await;
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(INJECTED.to_owned()));
+        }
         let mut tables =
             self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".to_owned()))?;
         action(&mut tables)
     }
+}
 
-    fn write<T>(&self, action: impl FnOnce(&mut Tables) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if self.fail_writes.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(INJECTED.to_owned()));
+impl Tables {
+    fn is_unchanged(&self, read: &Order) -> bool {
+        self.orders.get(&read.order_id).is_some_and(|s| s.version == read.version && s.status == read.status)
+    }
+
+    fn put_order(&mut self, next: &Order) {
+        let old = self.orders.insert(next.order_id.clone(), next.clone());
+        self.changes.push((old, next.clone()));
+    }
+
+    /// Writes an attempt's books (validity and schedule), as the DynamoDB adapter's update does.
+    fn put_books(&mut self, attempt: &Attempt) {
+        if let Some(stored) = self.attempts.get_mut(&attempt.invoice_no) {
+            stored.valid_until = attempt.valid_until;
+            stored.due_at = attempt.due_at;
         }
-        self.with_tables(action)
     }
 }
 
 impl OrderStore for MemoryStore {
-    async fn get_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
-        self.with_tables(|t| Ok(t.orders.get(order_id).cloned()))
+    async fn get_order(&self, order_id: &OrderId) -> Result<Option<Order>, StoreError> {
+        self.read(|t| Ok(t.orders.get(order_id).cloned())).await
     }
 
-    async fn insert_order(&self, order: &Order) -> Result<(), StoreError> {
+    async fn open_order(&self, order: &Order, attempt: &Attempt) -> Result<(), StoreError> {
         self.write(|t| {
-            if t.orders.contains_key(&order.order_id) {
+            if t.orders.contains_key(&order.order_id) || t.attempts.contains_key(&attempt.invoice_no) {
                 return Err(StoreError::ConditionFailed);
             }
-            t.orders.insert(order.order_id.clone(), order.clone());
-            Ok(())
-        })
-    }
-
-    async fn replace_order(
-        &self,
-        next: &Order,
-        expected_version: u64,
-        expected_status: StoredStatus,
-    ) -> Result<(), StoreError> {
-        self.write(|t| match t.orders.get_mut(&next.order_id) {
-            Some(stored) if stored.version == expected_version && stored.status == expected_status => {
-                *stored = next.clone();
-                Ok(())
-            }
-            // Missing, or changed since it was read: DynamoDB's condition fails the same way.
-            _ => Err(StoreError::ConditionFailed),
-        })
-    }
-
-    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        self.write(|t| {
-            if t.attempts.contains_key(&attempt.invoice_no) {
-                return Err(StoreError::ConditionFailed);
-            }
+            t.put_order(order);
             t.attempts.insert(attempt.invoice_no.clone(), attempt.clone());
             Ok(())
         })
+        .await
     }
 
-    async fn get_attempt(&self, invoice_no: &str) -> Result<Option<Attempt>, StoreError> {
-        self.with_tables(|t| Ok(t.attempts.get(invoice_no).cloned()))
+    async fn start_attempt(&self, next: &Order, read: &Order, attempt: &Attempt) -> Result<(), StoreError> {
+        self.write(|t| {
+            if !t.is_unchanged(read) || t.attempts.contains_key(&attempt.invoice_no) {
+                return Err(StoreError::ConditionFailed);
+            }
+            t.put_order(next);
+            t.attempts.insert(attempt.invoice_no.clone(), attempt.clone());
+            Ok(())
+        })
+        .await
     }
 
-    async fn record_notification(&self, record: &NotificationRecord) -> Result<Recorded, StoreError> {
+    async fn replace_order(&self, next: &Order, read: &Order, attempt: Option<&Attempt>) -> Result<(), StoreError> {
+        self.write(|t| {
+            // Missing, or changed since it was read: DynamoDB's condition fails the same way.
+            if !t.is_unchanged(read) || attempt.is_some_and(|a| !t.attempts.contains_key(&a.invoice_no)) {
+                return Err(StoreError::ConditionFailed);
+            }
+            t.put_order(next);
+            if let Some(attempt) = attempt {
+                t.put_books(attempt);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_attempt(&self, invoice_no: &InvoiceNo) -> Result<Option<Attempt>, StoreError> {
+        self.read(|t| Ok(t.attempts.get(invoice_no).cloned())).await
+    }
+
+    async fn reschedule_attempt(&self, next: &Attempt, expected_inquiries: u32) -> Result<(), StoreError> {
+        self.write(|t| match t.attempts.get_mut(&next.invoice_no) {
+            Some(stored) if stored.due_at.is_some() && stored.inquiries == expected_inquiries => {
+                stored.due_at = next.due_at;
+                stored.inquiries = next.inquiries;
+                stored.last_inquiry_at = next.last_inquiry_at;
+                Ok(())
+            }
+            _ => Err(StoreError::ConditionFailed),
+        })
+        .await
+    }
+
+    async fn settle_attempt(&self, invoice_no: &InvoiceNo) -> Result<(), StoreError> {
+        self.write(|t| match t.attempts.get_mut(invoice_no) {
+            Some(stored) => {
+                stored.due_at = None;
+                Ok(())
+            }
+            None => Err(StoreError::ConditionFailed),
+        })
+        .await
+    }
+
+    async fn claim_inquiry(
+        &self,
+        invoice_no: &InvoiceNo,
+        now: UnixSeconds,
+        min_gap_seconds: i64,
+    ) -> Result<Option<Attempt>, StoreError> {
+        self.write(|t| match t.attempts.get_mut(invoice_no) {
+            Some(stored) if stored.last_inquiry_at.is_none_or(|last| last <= now - min_gap_seconds) => {
+                stored.last_inquiry_at = Some(now);
+                Ok(Some(stored.clone()))
+            }
+            _ => Ok(None),
+        })
+        .await
+    }
+
+    async fn due_attempts(&self, now: UnixSeconds, limit: usize) -> Result<Vec<Attempt>, StoreError> {
+        self.read(|t| {
+            let mut due: Vec<Attempt> =
+                t.attempts.values().filter(|a| a.due_at.is_some_and(|at| at <= now)).cloned().collect();
+            due.sort_by_key(|a| (a.due_at, a.invoice_no.clone()));
+            due.truncate(limit);
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn record_evidence(&self, record: &EvidenceRecord) -> Result<Recorded, StoreError> {
         self.write(|t| {
             // The first record with this key stays as it was.
-            if !t.notification_keys.insert((record.invoice_no.clone(), record.fingerprint.clone())) {
+            let key = (record.invoice_no.clone(), record.kind, record.fingerprint.clone());
+            if !t.evidence_keys.insert(key) {
                 return Ok(Recorded::Replay);
             }
-            t.notifications.push(record.clone());
+            t.evidence.push(record.clone());
             Ok(Recorded::New)
         })
+        .await
     }
+}
 
-    async fn notifications(&self, invoice_no: Option<&str>) -> Result<Vec<NotificationRecord>, StoreError> {
-        self.with_tables(|t| {
-            let mut found: Vec<NotificationRecord> =
-                t.notifications.iter().filter(|r| r.invoice_no.as_deref() == invoice_no).cloned().collect();
+impl AuditTrail for MemoryStore {
+    async fn evidence(&self, invoice_no: Option<&InvoiceNo>) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.read(|t| {
+            let mut found: Vec<EvidenceRecord> =
+                t.evidence.iter().filter(|r| r.invoice_no.as_ref() == invoice_no).cloned().collect();
             // A stable sort: records received in the same second keep their arrival order.
             found.sort_by_key(|r| r.received_at);
             Ok(found)
         })
+        .await
     }
 }

@@ -1,19 +1,23 @@
 //! The order store port, and its two adapters: DynamoDB and in-memory, with the same conditional semantics.
 //!
-//! Every state change is one conditional write: an order is inserted only if its orderId is new,
-//! replaced only if the stored version (and status) is still the one the caller read. Notifications
-//! are append-only and recognise a replay.
+//! Every state change is a conditional write: an order is opened only if its orderId is new, replaced
+//! only if the stored version (and status) is still the one the caller read, and an order and its
+//! attempt that must change together are written in one transaction. Evidence records are append-only
+//! and recognise a replay.
 
 use std::future::Future;
 
 use thiserror::Error;
 
-use crate::order::{Attempt, Order, StoredStatus, UnixSeconds};
+use crate::ids::{InvoiceNo, OrderId};
+use crate::order::{Attempt, Order, UnixSeconds};
 
 pub mod dynamo;
+mod evidence;
 pub mod memory;
 
 pub use dynamo::DynamoStore;
+pub use evidence::{Classification, EvidenceKind, EvidenceRecord, ReportedFields, fingerprint};
 pub use memory::MemoryStore;
 
 /// Why the store could not do what was asked. A failed condition is not an outage.
@@ -28,111 +32,173 @@ pub enum StoreError {
     /// The store could not be reached or failed.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The request ran out of time before the store answered.
+    #[error("the store did not answer before the request's deadline")]
+    OutOfTime,
     /// A stored item could not be read back into the domain (a bug or a manual edit).
     #[error("stored item {key} is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
 }
 
-/// Whether a notification was new or a replay of one kept before.
+/// Whether a piece of evidence was new or a replay of one kept before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     New,
     Replay,
 }
 
-/// One verified notification, exactly as 2C2P sent it, plus what we read from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationRecord {
-    /// uniqueTransactionCode; `None` when the signed payload could not be read.
-    pub invoice_no: Option<String>,
-    /// SHA-256 hex of the raw envelope: the replay key.
-    pub fingerprint: String,
-    pub received_at: UnixSeconds,
-    pub resp_code: String,
-    pub status: String,
-    pub amt: String,
-    pub currency_code: String,
-    pub fail_reason: String,
-    /// What we made of it: `paid`, `failed`, `pending`, `unrecognised`, `unreadable`, `unknown_invoice`…
-    pub classification: String,
-    /// The raw signed envelope (the `paymentResponse` value), kept for audit; never logged.
-    pub envelope: String,
-}
-
-/// The persistence port the handlers depend on.
+/// The persistence port the use cases depend on.
 pub trait OrderStore: Send + Sync + 'static {
     /// The order, if it exists.
-    fn get_order(&self, order_id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    fn get_order(&self, order_id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
-    /// Stores a new order; `ConditionFailed` if the orderId exists.
-    fn insert_order(&self, order: &Order) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a new order and its first attempt in one transaction; `ConditionFailed` if the orderId
+    /// (or the invoiceNo) exists already, and then neither is written.
+    fn open_order(&self, order: &Order, attempt: &Attempt) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Replaces an order; `ConditionFailed` unless the stored one is still at `expected_version` and
-    /// `expected_status`. `next.version` must be `expected_version + 1`.
+    /// Replaces `read` by `next` (conditional on `read`'s version and status) and adds the new attempt
+    /// `attempt`, in one transaction.
+    fn start_attempt(
+        &self,
+        next: &Order,
+        read: &Order,
+        attempt: &Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces `read` by `next`, conditional on `read`'s version and status; with `attempt`, that
+    /// attempt's reconciliation books (validity, due time) are written in the same transaction.
     fn replace_order(
         &self,
         next: &Order,
-        expected_version: u64,
-        expected_status: StoredStatus,
+        read: &Order,
+        attempt: Option<&Attempt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Records an attempt in the invoice index; `ConditionFailed` if the invoiceNo exists.
-    fn insert_attempt(&self, attempt: &Attempt) -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// The attempt behind an invoiceNo, if any.
-    fn get_attempt(&self, invoice_no: &str) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send;
+    fn get_attempt(&self, invoice_no: &InvoiceNo) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send;
 
-    /// Appends a verified notification; a record with the same invoice and fingerprint is a replay.
-    fn record_notification(
+    /// Writes an attempt's schedule after a scheduled inquiry: `ConditionFailed` unless it is still due
+    /// and still at `expected_inquiries` (another run, or a final result, got there first).
+    fn reschedule_attempt(
         &self,
-        record: &NotificationRecord,
-    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+        next: &Attempt,
+        expected_inquiries: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The notifications kept for an invoice (`None`: the unreadable ones), oldest first. For audit and tests.
-    fn notifications(
+    /// Takes the attempt out of the reconciliation index: nothing about it can change any more.
+    fn settle_attempt(&self, invoice_no: &InvoiceNo) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims the right to inquire about an attempt at `now`: the attempt's last inquiry time becomes
+    /// `now` only if there was none at or after `now - min_gap_seconds`. `None`: someone else asked
+    /// recently (or there is no such attempt), so don't.
+    fn claim_inquiry(
         &self,
-        invoice_no: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<NotificationRecord>, StoreError>> + Send;
+        invoice_no: &InvoiceNo,
+        now: UnixSeconds,
+        min_gap_seconds: i64,
+    ) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send;
+
+    /// Up to `limit` attempts due for reconciliation at `now`, most overdue first, read from an index.
+    fn due_attempts(
+        &self,
+        now: UnixSeconds,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send;
+
+    /// Appends verified evidence; a record with the same invoice, kind and fingerprint is a replay.
+    fn record_evidence(&self, record: &EvidenceRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 }
 
-/// One store shared by several handlers (the sandbox serves prepay and notify from one process).
+/// Reading the audit trail back: for operators and tests, not for the functions (no function has
+/// Query rights on the table's main key).
+pub trait AuditTrail {
+    /// The evidence kept for an invoice (`None`: the unreadable notifications), oldest first.
+    fn evidence(
+        &self,
+        invoice_no: Option<&InvoiceNo>,
+    ) -> impl Future<Output = Result<Vec<EvidenceRecord>, StoreError>> + Send;
+}
+
+/// The reconciliation index is spread over this many partitions, so that it holds at thousands of
+/// attempts a second (one partition key throttles at about a thousand writes a second).
+pub const DUE_SHARDS: u32 = 16;
+
+/// The index partition an attempt's schedule lives in: fixed by its invoice number.
+pub fn due_shard(invoice_no: &InvoiceNo) -> u32 {
+    invoice_no.as_str().bytes().fold(0u32, |sum, b| sum.wrapping_mul(31).wrapping_add(u32::from(b))) % DUE_SHARDS
+}
+
+/// One store shared by several use cases (the sandbox serves every route from one process).
 impl<S: OrderStore> OrderStore for std::sync::Arc<S> {
-    fn get_order(&self, order_id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+    fn get_order(&self, order_id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
         (**self).get_order(order_id)
     }
 
-    fn insert_order(&self, order: &Order) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).insert_order(order)
+    fn open_order(&self, order: &Order, attempt: &Attempt) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).open_order(order, attempt)
+    }
+
+    fn start_attempt(
+        &self,
+        next: &Order,
+        read: &Order,
+        attempt: &Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).start_attempt(next, read, attempt)
     }
 
     fn replace_order(
         &self,
         next: &Order,
-        expected_version: u64,
-        expected_status: StoredStatus,
+        read: &Order,
+        attempt: Option<&Attempt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).replace_order(next, expected_version, expected_status)
+        (**self).replace_order(next, read, attempt)
     }
 
-    fn insert_attempt(&self, attempt: &Attempt) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).insert_attempt(attempt)
-    }
-
-    fn get_attempt(&self, invoice_no: &str) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send {
+    fn get_attempt(&self, invoice_no: &InvoiceNo) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send {
         (**self).get_attempt(invoice_no)
     }
 
-    fn record_notification(
+    fn reschedule_attempt(
         &self,
-        record: &NotificationRecord,
-    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
-        (**self).record_notification(record)
+        next: &Attempt,
+        expected_inquiries: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).reschedule_attempt(next, expected_inquiries)
     }
 
-    fn notifications(
+    fn settle_attempt(&self, invoice_no: &InvoiceNo) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).settle_attempt(invoice_no)
+    }
+
+    fn claim_inquiry(
         &self,
-        invoice_no: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<NotificationRecord>, StoreError>> + Send {
-        (**self).notifications(invoice_no)
+        invoice_no: &InvoiceNo,
+        now: UnixSeconds,
+        min_gap_seconds: i64,
+    ) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send {
+        (**self).claim_inquiry(invoice_no, now, min_gap_seconds)
+    }
+
+    fn due_attempts(
+        &self,
+        now: UnixSeconds,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send {
+        (**self).due_attempts(now, limit)
+    }
+
+    fn record_evidence(&self, record: &EvidenceRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
+        (**self).record_evidence(record)
+    }
+}
+
+impl<S: AuditTrail + Sync + Send> AuditTrail for std::sync::Arc<S> {
+    fn evidence(
+        &self,
+        invoice_no: Option<&InvoiceNo>,
+    ) -> impl Future<Output = Result<Vec<EvidenceRecord>, StoreError>> + Send {
+        (**self).evidence(invoice_no)
     }
 }

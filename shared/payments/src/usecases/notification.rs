@@ -1,0 +1,142 @@
+//! What happens to a notification: the signature is checked before anything else is read, every
+//! verified notification is kept before it is acknowledged, and then it is applied to its order.
+//! Each store call is bounded by the request's deadline: out of time means not kept, so 500 and a retry.
+
+use protocol::envelope::{self, EnvelopeError, FormError};
+use protocol::money::from_pgw_amt;
+use protocol::outcome::{Outcome, classify};
+use protocol::securepay::{MessageError, PaymentResponse};
+use thiserror::Error;
+
+use std::time::Duration;
+
+use super::apply::{Applied, apply_evidence};
+use crate::clock::Clock;
+use crate::deadline::Deadline;
+use crate::ids::InvoiceNo;
+use crate::order::{Evidence, NOT_ANSWERED, STILL_PENDING, UNRECOGNISED, Verdict};
+use crate::store::{Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, ReportedFields, StoreError};
+use crate::upstream::PgwKeys;
+
+/// The form field 2C2P posts.
+pub const FIELD: &str = "paymentResponse";
+
+/// Why a notification was not taken. Nothing was written for any of these but `Store`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NotificationError {
+    #[error("the body must be form data with a paymentResponse field")]
+    NotForm,
+    #[error("the form has no paymentResponse field")]
+    MissingField,
+    #[error("paymentResponse: {0}")]
+    Malformed(EnvelopeError),
+    #[error("the notification signature does not match")]
+    BadSignature,
+    #[error("merchantID is not this merchant's")]
+    OtherMerchant,
+    /// Not kept: 2C2P must try again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What became of a notification that was kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// Verified but unreadable: kept for a person.
+    Unreadable,
+    /// For an invoice we never issued: kept, nothing moved.
+    UnknownInvoice,
+    /// Kept (or recognised as a replay) and applied.
+    Applied { replay: bool, applied: Applied },
+}
+
+/// Verifies the form body of `POST /notify` (the raw bytes, before anything else), keeps it, applies it.
+pub async fn receive_notification<S: OrderStore>(
+    store: &S,
+    merchant_id: &str,
+    keys: &PgwKeys,
+    body: &[u8],
+    clock: &Clock,
+    deadline: &Deadline,
+) -> Result<Received, NotificationError> {
+    let field = envelope::base64_form_field(body, FIELD).map_err(|e| match e {
+        FormError::NotForm => NotificationError::NotForm,
+        FormError::MissingField(_) => NotificationError::MissingField,
+    })?;
+    let verified = envelope::open_with_keys(&field, &keys.verifying()).map_err(|e| match e {
+        EnvelopeError::BadSignature => NotificationError::BadSignature,
+        other => NotificationError::Malformed(other),
+    })?;
+    let response = verified
+        .require_version()
+        .map_err(MessageError::from)
+        .and_then(|()| verified.decode_payload().map_err(MessageError::from))
+        .and_then(|xml| PaymentResponse::from_xml(&xml));
+    let readable = match response {
+        Ok(response) => InvoiceNo::parse(response.unique_transaction_code.trim()).ok().map(|invoice| (response, invoice)),
+        Err(error) => {
+            tracing::error!(%error, "verified notification is unreadable; kept for review");
+            None
+        }
+    };
+    let Some((response, invoice_no)) = readable else {
+        let record = EvidenceRecord::unreadable_notification(&field, clock.now());
+        tracing::error!(fingerprint = %record.fingerprint, "verified notification has no usable invoice; kept for review");
+        keep(store, &record, deadline).await?;
+        return Ok(Received::Unreadable);
+    };
+    if response.merchant_id.trim() != merchant_id {
+        tracing::warn!(invoice = %invoice_no, "notification for another merchant refused");
+        return Err(NotificationError::OtherMerchant);
+    }
+    let attempt = deadline.run(Duration::ZERO, store.get_attempt(&invoice_no), || StoreError::OutOfTime).await?;
+    let verdict = verdict_of(&classify(&response.resp_code, &response.status, &response.fail_reason));
+    let classification = if attempt.is_some() { Classification::of(&verdict) } else { Classification::UnknownInvoice };
+    let fields = ReportedFields {
+        resp_code: response.resp_code.clone(),
+        status: response.status.clone(),
+        amount: response.amt.clone(),
+        currency_code: response.currency_code.clone(),
+        fail_reason: response.fail_reason.clone(),
+    };
+    let record =
+        EvidenceRecord::about(EvidenceKind::Notification, invoice_no.clone(), &field, fields, classification, clock.now());
+    let recorded = keep(store, &record, deadline).await?;
+    tracing::info!(
+        invoice = %invoice_no,
+        resp_code = %response.resp_code,
+        status = %response.status,
+        classification = classification.as_str(),
+        replay = recorded == Recorded::Replay,
+        "notification kept"
+    );
+    let Some(attempt) = attempt else {
+        tracing::warn!(invoice = %invoice_no, "notification for an unknown invoice; kept, no order changed");
+        return Ok(Received::UnknownInvoice);
+    };
+    let evidence = Evidence {
+        verdict,
+        amount: from_pgw_amt(response.amt.trim()).ok(),
+        currency_numeric: Some(response.currency_code.trim().to_owned()).filter(|c| !c.is_empty()),
+    };
+    // A replay still runs the transition: the first delivery may have been kept but not applied.
+    let applied = apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO).await?;
+    Ok(Received::Applied { replay: recorded == Recorded::Replay, applied })
+}
+
+async fn keep<S: OrderStore>(store: &S, record: &EvidenceRecord, deadline: &Deadline) -> Result<Recorded, StoreError> {
+    deadline.run(Duration::ZERO, store.record_evidence(record), || StoreError::OutOfTime).await
+}
+
+/// The notification table of contract.md "POST /notify", as evidence.
+pub fn verdict_of(outcome: &Outcome) -> Verdict {
+    match outcome {
+        Outcome::Paid => Verdict::Paid,
+        Outcome::PaidOtherAmount { status } => Verdict::PaidOtherAmount { status: status.clone() },
+        Outcome::Failed { reason } => Verdict::Failed { reason: reason.clone() },
+        Outcome::Pending => Verdict::Inconclusive(STILL_PENDING),
+        // A notification never carries respCode 32; if one does, it says nothing about payment.
+        Outcome::WechatOrderCreated => Verdict::Inconclusive(NOT_ANSWERED),
+        Outcome::Unrecognised => Verdict::Inconclusive(UNRECOGNISED),
+    }
+}
