@@ -52,15 +52,7 @@ async fn run() -> Result<(), String> {
     let url = format!("http://{}", running.addr);
     println!("Sandbox listening on {url} ({store_name}; simulated WeChat and 2C2P on the same port)");
     println!("Open {url}/ in a browser, or try it with curl:");
-    println!(
-        "  TOKEN=$(curl -s {url}/openid -d '{{\"code\":\"sandbox-alice\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')"
-    );
-    println!(
-        "  INVOICE=$(curl -s {url}/prepay -H \"Authorization: Bearer $TOKEN\" -d '{{\"orderId\":\"A-1001\",\"amount\":\"12.50\",\"currency\":\"SGD\",\"description\":\"Latte x2\"}}' | sed -E 's/.*\"invoiceNo\":\"([^\"]+)\".*/\\1/')"
-    );
-    println!(
-        "  curl -s {url}/sandbox/pay/$INVOICE -d '{{\"result\":\"success\"}}'; curl -s {url}/orders/A-1001 -H \"Authorization: Bearer $TOKEN\""
-    );
+    println!("{}", walkthrough(&url));
     println!("Press Ctrl-C to stop.");
     let result = running.server.await.map_err(|e| format!("server task failed: {e}"))?;
     result.map_err(|e| format!("server failed: {e}"))?;
@@ -69,5 +61,21 @@ async fn run() -> Result<(), String> {
 }
 
 fn tracing_subscriber_init() {
-    lambda_http::tracing::init_default_subscriber();
+    payments::telemetry::init();
+}
+
+/// A curl walkthrough that stops at the first step that fails (with `set -e` semantics per line),
+/// and uses a fresh orderId each time so that re-running it never pays an order twice.
+fn walkthrough(url: &str) -> String {
+    let field = |name: &str| format!("python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"{name}\"]) if \"{name}\" in d else sys.exit(\"no {name}: \"+json.dumps(d))'");
+    [
+        format!("  ORDER=A-$(date +%s)"),
+        format!("  LOGIN=$(curl -s {url}/openid -d '{{\"code\":\"sandbox-alice\"}}') && TOKEN=$(echo \"$LOGIN\" | {}) && OPENID=$(echo \"$LOGIN\" | {})", field("token"), field("openid")),
+        format!("  ORDER_TOKEN=$(curl -s {url}/sandbox/orders -d '{{\"orderId\":\"'$ORDER'\",\"amount\":\"12.50\",\"currency\":\"SGD\",\"description\":\"Latte x2\",\"sub\":\"'$OPENID'\"}}' | {})", field("orderToken")),
+        format!("  INVOICE=$(curl -s {url}/prepay -H \"Authorization: Bearer $TOKEN\" -d '{{\"orderToken\":\"'$ORDER_TOKEN'\"}}' | {})", field("invoiceNo")),
+        format!("  curl -s {url}/sandbox/pay/$INVOICE -d '{{\"result\":\"success\"}}'; echo"),
+        format!("  curl -s {url}/orders/$ORDER -H \"Authorization: Bearer $TOKEN\"; echo"),
+        format!("  curl -s {url}/sandbox/events; echo"),
+    ]
+    .join("\n")
 }

@@ -5,7 +5,9 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use payments::config::{EventsConfig, load_or_exit};
-use payments::fulfilment::{EventBridgePublisher, batch_deadline, batch_response, publish_stream_batch, records_from_event};
+use payments::fulfilment::{
+    EventBridgePublisher, batch_deadline, batch_response, publish_stream_batch, records_from_event,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

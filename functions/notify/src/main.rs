@@ -8,7 +8,7 @@ use payments::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    payments::telemetry::init();
     let config = load_or_exit(NotifyConfig::from_settings).await;
     let store = DynamoStore::from_env(config.table_name.clone()).await;
     let handler = NotifyHandler::new(&config, store, Clock::System);

@@ -4,13 +4,14 @@ use lambda_http::{Error, run, service_fn};
 use payments::clock::Clock;
 use payments::config::{OpenidConfig, load_or_exit};
 use payments::handlers::OpenidHandler;
+use payments::startup::or_exit;
 use payments::upstream::http_client;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    payments::telemetry::init();
     let config = load_or_exit(OpenidConfig::from_settings).await;
-    let handler = OpenidHandler::new(&config, http_client(), Clock::System);
+    let handler = OpenidHandler::new(&config, or_exit(http_client()), Clock::System);
     let handler = &handler;
     run(service_fn(move |request| async move { Ok::<_, Error>(handler.handle(request).await) })).await
 }

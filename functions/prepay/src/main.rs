@@ -5,15 +5,16 @@ use lambda_http::{Error, run, service_fn};
 use payments::clock::Clock;
 use payments::config::{PrepayConfig, load_or_exit};
 use payments::handlers::PrepayHandler;
+use payments::startup::or_exit;
 use payments::store::DynamoStore;
 use payments::upstream::http_client;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    payments::telemetry::init();
     let config = load_or_exit(PrepayConfig::from_settings).await;
     let store = DynamoStore::from_env(config.table_name.clone()).await;
-    let handler = PrepayHandler::new(&config, store, http_client(), Clock::System);
+    let handler = PrepayHandler::new(&config, store, or_exit(http_client()), Clock::System);
     let handler = &handler;
     run(service_fn(move |request| async move { Ok::<_, Error>(handler.handle(request).await) })).await
 }

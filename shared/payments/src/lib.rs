@@ -11,6 +11,7 @@ pub mod order;
 pub mod order_token;
 pub mod secret;
 pub mod session;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod timefmt;

@@ -19,7 +19,8 @@ pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 /// [`ANSWER_MARGIN`]. A deadline already past gives now: the batch is then reported whole.
 pub fn batch_deadline(lambda_deadline_ms: u64) -> Instant {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let left = Duration::from_millis(u64::try_from(u128::from(lambda_deadline_ms).saturating_sub(now_ms)).unwrap_or(u64::MAX));
+    let left =
+        Duration::from_millis(u64::try_from(u128::from(lambda_deadline_ms).saturating_sub(now_ms)).unwrap_or(u64::MAX));
     Instant::now() + left.saturating_sub(ANSWER_MARGIN)
 }
 
@@ -231,15 +232,17 @@ mod tests {
         assert_eq!(outcome.failure, Some(BatchFailure::Refused { item: "1".into(), code: "InternalFailure".into() }));
         assert_eq!(outcome.published, 1, "B-1 went out in the same call");
         assert_eq!(publisher.calls().len(), 1, "A-1's payment waits for its pending event");
-
     }
 
     #[tokio::test]
     async fn a_later_refusal_leaves_the_earlier_records_done() {
         let a = new_order("A-1");
         let a2 = with_payment(&a);
-        let records =
-            vec![record("1", None, Some(&a)), record("2", Some(&a), Some(&a2)), record("3", Some(&a2), Some(&paid(&a2)))];
+        let records = vec![
+            record("1", None, Some(&a)),
+            record("2", Some(&a), Some(&a2)),
+            record("3", Some(&a2), Some(&paid(&a2))),
+        ];
         let publisher = Counting::default();
         // Fail nothing in the first call, the entry of the second.
         let outcome = {
@@ -297,8 +300,7 @@ mod tests {
     #[tokio::test]
     async fn the_memory_publisher_keeps_the_newest_events_first_within_its_capacity() {
         let publisher = MemoryPublisher::with_capacity(2);
-        let records: Vec<_> =
-            ["X-1", "X-2", "X-3"].iter().map(|id| record(id, None, Some(&new_order(id)))).collect();
+        let records: Vec<_> = ["X-1", "X-2", "X-3"].iter().map(|id| record(id, None, Some(&new_order(id)))).collect();
         publish_stream_batch(&publisher, &records, SOURCE, soon()).await;
         let kept: Vec<_> = publisher.events().iter().map(|e| e.order_id().to_owned()).collect();
         assert_eq!(kept, vec!["X-3", "X-2"]);

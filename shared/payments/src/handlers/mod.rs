@@ -6,7 +6,9 @@
 pub mod notify;
 pub mod openid;
 pub mod prepay;
+pub mod reconcile;
 
 pub use notify::NotifyHandler;
 pub use openid::OpenidHandler;
 pub use prepay::PrepayHandler;
+pub use reconcile::ReconcileHandler;

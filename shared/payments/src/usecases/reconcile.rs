@@ -48,6 +48,10 @@ impl<S: OrderStore> Reconciler<'_, S> {
     pub async fn run_due(&self, batch: usize, deadline: &Deadline) -> Result<Summary, StoreError> {
         let now = self.clock.now();
         let due = deadline.run(Duration::ZERO, self.store.due_attempts(now, batch), || StoreError::OutOfTime).await?;
+        if due.is_empty() {
+            tracing::debug!(batch, "reconciliation run: nothing due");
+            return Ok(Summary::default());
+        }
         tracing::info!(due = due.len(), batch, "reconciliation run");
         Ok(self.inquire_all(due, deadline, true).await)
     }

@@ -1,0 +1,70 @@
+//! The `reconcile` function's edge: any event runs the due attempts (the schedule's, or `{}` by
+//! hand); `{"orderId": "..."}` inquires that order now. The answer is the run's summary.
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::ReconcileConfig;
+use crate::deadline::Deadline;
+use crate::ids::OrderId;
+use crate::store::OrderStore;
+use crate::upstream::{PgwClient, PgwKeys};
+use crate::usecases::reconcile::{Reconciler, Summary};
+
+/// Why a run could not be done; Lambda records it as the invocation's error.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("orderId {0:?} is not an orderId (1 to 64 of A-Z a-z 0-9 _ -)")]
+    BadOrderId(String),
+    #[error("no order {0}")]
+    NoSuchOrder(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What `reconcile` needs, built once at start.
+pub struct ReconcileHandler<S> {
+    store: S,
+    pgw: PgwClient,
+    clock: Clock,
+    first_inquiry_after: i64,
+    batch: usize,
+}
+
+impl<S: OrderStore> ReconcileHandler<S> {
+    pub fn new(config: &ReconcileConfig, store: S, http: reqwest::Client, clock: Clock) -> Self {
+        let keys = PgwKeys::new(config.pgw_secret_key.clone(), config.pgw_secret_key_previous.clone());
+        Self {
+            store,
+            // Reconciliation never creates payments: no SecurePay URL is needed.
+            pgw: PgwClient::new(http, "", &config.pgw_action_url, &config.merchant_id, keys),
+            clock,
+            first_inquiry_after: config.reconcile_after_seconds,
+            batch: config.reconcile_batch,
+        }
+    }
+
+    /// Runs one reconciliation for `event` within the Lambda context's deadline (epoch milliseconds).
+    pub async fn handle(&self, event: &Value, deadline_ms: u64) -> Result<Summary, ReconcileError> {
+        let deadline = Deadline::from_epoch_millis(deadline_ms);
+        self.run(event, &deadline).await
+    }
+
+    /// Runs one reconciliation for `event` within `deadline` (the sandbox's timer calls this).
+    pub async fn run(&self, event: &Value, deadline: &Deadline) -> Result<Summary, ReconcileError> {
+        let reconciler = Reconciler {
+            store: &self.store,
+            pgw: &self.pgw,
+            clock: &self.clock,
+            first_inquiry_after: self.first_inquiry_after,
+        };
+        match event.get("orderId") {
+            None | Some(Value::Null) => Ok(reconciler.run_due(self.batch, deadline).await?),
+            Some(value) => {
+                let text = value.as_str().unwrap_or_default();
+                let order_id = OrderId::parse(text).map_err(|_| ReconcileError::BadOrderId(value.to_string()))?;
+                reconciler.run_order(&order_id, deadline).await?.ok_or(ReconcileError::NoSuchOrder(order_id.to_string()))
+            }
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Fulfilment events end to end: the sample stream event of events/stream.json, the batch use case
+//! with the in-memory publisher, and the EventBridge adapter against moto's EventBridge (a rule on
+//! the bus forwards `wcmini.payments` events to an SQS queue, which the tests read back).
+//!
+//! The moto runs are `#[ignore]`d so a bare `cargo test` needs no server; scripts/test starts moto and
+//! exports `DYNAMODB_TEST_ENDPOINT` (the same server speaks EventBridge and SQS). By hand:
+//! `DYNAMODB_TEST_ENDPOINT=http://127.0.0.1:PORT cargo test -p payments --test fulfilment -- --include-ignored`.
+//! Every bus and queue carries a per-run suffix, so runs against the same server never collide.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_eventbridge::types::Target;
+use payments::fulfilment::{
+    BatchFailure, EventBridgePublisher, MemoryPublisher, StreamRecordInput, batch_response, publish_stream_batch,
+    records_from_event,
+};
+use payments::ids::{InvoiceNo, OpenId, OrderId};
+use payments::order::{Order, StoredStatus};
+use payments::store::dynamo::{Item, order_from_item};
+use protocol::money::{Currency, MinorUnits};
+use protocol::securepay::WechatPayment;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+const SOURCE: &str = "wcmini.payments";
+/// 2026-11-26T12:00:00Z.
+const T0: i64 = 1_795_694_400;
+const SEQUENCE: &str = "4421584500000000017450439091";
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+// ---------------------------------------------------------------------------------------------
+// events/stream.json
+
+fn stream_file() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/stream.json");
+    let text = std::fs::read_to_string(path).expect("events/stream.json is readable");
+    serde_json::from_str(&text).expect("events/stream.json is JSON")
+}
+
+fn stream_records() -> Vec<StreamRecordInput> {
+    let event: Event = serde_json::from_value(stream_file()).expect("events/stream.json is a DynamoDB stream event");
+    records_from_event(event)
+}
+
+fn payment() -> WechatPayment {
+    WechatPayment::from_json(
+        r#"{"timeStamp":"1795694405","nonceStr":"5K8264ILTKCH16CQ2502SI8ZNMTM67VS","package":"prepay_id=wx26120005123456789012345678901234","signType":"RSA","paySign":"c2lnbmVkLWJ5LXdlY2hhdC1wbGFjZWhvbGRlcg=="}"#,
+    )
+    .expect("payment")
+}
+
+/// The order of events/stream.json before it was paid.
+fn pending_order() -> Order {
+    Order {
+        order_id: OrderId::parse("A-1001").expect("order id"),
+        openid: OpenId::new("oSandboxAlice0000000000000000").expect("openid"),
+        amount: MinorUnits::new(1250).expect("amount"),
+        currency: Currency::from_code("SGD").expect("SGD"),
+        description: "Latte x2".into(),
+        status: StoredStatus::Pending,
+        invoice_no: InvoiceNo::parse("INV20261126000001").expect("invoice"),
+        payment: Some(payment()),
+        attempt_expires_at: T0 + 900,
+        paid_invoice_no: None,
+        fail_reason: None,
+        review_reason: None,
+        created_at: T0,
+        updated_at: T0,
+        paid_at: None,
+        version: 2,
+    }
+}
+
+fn paid_order() -> Order {
+    let pending = pending_order();
+    Order {
+        status: StoredStatus::Paid,
+        paid_invoice_no: Some(pending.invoice_no.clone()),
+        paid_at: Some(T0 + 95),
+        updated_at: T0 + 95,
+        version: 3,
+        ..pending
+    }
+}
+
+/// The `Detail` the contract promises for the paid order of events/stream.json.
+fn paid_detail() -> Value {
+    json!({
+        "eventId": "A-1001:3", "orderId": "A-1001", "invoiceNo": "INV20261126000001", "status": "paid",
+        "amount": "12.50", "currency": "SGD", "description": "Latte x2", "openid": "oSandboxAlice0000000000000000",
+        "createdAt": "2026-11-26T12:00:00Z", "updatedAt": "2026-11-26T12:01:35Z",
+        "paidAt": "2026-11-26T12:01:35Z", "paidInvoiceNo": "INV20261126000001",
+    })
+}
+
+fn names(item: &Item) -> BTreeSet<&str> {
+    item.keys().map(String::as_str).collect()
+}
+
+#[test]
+fn the_stream_file_is_one_modify_of_an_order_item_in_the_store_layout() {
+    let file = stream_file();
+    let record = &file["Records"][0];
+    assert_eq!(file["Records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(record["eventName"], "MODIFY");
+    assert_eq!(record["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+    assert_eq!(record["dynamodb"]["Keys"], json!({"pk": {"S": "ORDER#A-1001"}, "sk": {"S": "ORDER"}}));
+
+    let records = stream_records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].item_identifier, SEQUENCE);
+    let old = records[0].old_image.as_ref().expect("old image");
+    let new = records[0].new_image.as_ref().expect("new image");
+    assert_eq!(order_from_item(old), Ok(pending_order()));
+    assert_eq!(order_from_item(new), Ok(paid_order()));
+    let required = [
+        "pk",
+        "sk",
+        "orderId",
+        "openid",
+        "amountMinor",
+        "currency",
+        "description",
+        "status",
+        "invoiceNo",
+        "attemptExpiresAt",
+        "createdAt",
+        "updatedAt",
+        "version",
+        "payment",
+    ];
+    let mut paid_names: BTreeSet<&str> = required.into_iter().collect();
+    assert_eq!(names(old), paid_names, "no attribute beyond what order_to_item writes for a pending order");
+    paid_names.extend(["paidInvoiceNo", "paidAt"]);
+    assert_eq!(names(new), paid_names);
+    assert_eq!(new.get("amountMinor"), Some(&AttributeValue::N("1250".into())), "minor units, as a number");
+    assert_eq!(
+        new.get("payment"),
+        Some(&AttributeValue::S(payment().to_json())),
+        "the payment as the store writes it, byte for byte"
+    );
+}
+
+#[tokio::test]
+async fn the_stream_file_maps_to_exactly_one_order_paid() {
+    let publisher = MemoryPublisher::new();
+    let outcome = publish_stream_batch(&publisher, &stream_records(), SOURCE, soon()).await;
+    assert_eq!(outcome.failed, Vec::<String>::new());
+    assert_eq!(outcome.published, 1);
+    let events = publisher.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source, SOURCE);
+    assert_eq!(events[0].detail_type, "Order Paid");
+    assert_eq!(serde_json::to_value(&events[0].detail).expect("JSON"), paid_detail());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches of several records (built from the stream file's images).
+
+/// The stream file's images, moved to another order (`A-1001` → `order_id`) at another sequence number.
+fn record_for(order_id: &str, sequence: &str, old: Option<&Order>, new: Option<&Order>) -> StreamRecordInput {
+    let template = stream_records().remove(0);
+    let retarget = |order: &Order, template: &Item| {
+        let mut item = template.clone();
+        let set = |item: &mut Item, name: &str, value: AttributeValue| drop(item.insert(name.to_owned(), value));
+        set(&mut item, "pk", AttributeValue::S(format!("ORDER#{order_id}")));
+        set(&mut item, "orderId", AttributeValue::S(order_id.to_owned()));
+        set(&mut item, "status", AttributeValue::S(order.status.as_str().to_owned()));
+        set(&mut item, "version", AttributeValue::N(order.version.to_string()));
+        if order.status == StoredStatus::Pending {
+            for name in ["paidInvoiceNo", "paidAt"] {
+                item.remove(name);
+            }
+            set(&mut item, "updatedAt", AttributeValue::N(order.updated_at.to_string()));
+        }
+        item
+    };
+    let old_template = template.old_image.as_ref().expect("old image");
+    let new_template = template.new_image.as_ref().expect("new image");
+    StreamRecordInput {
+        item_identifier: sequence.to_owned(),
+        old_image: old.map(|o| retarget(o, old_template)),
+        new_image: new.map(|o| retarget(o, new_template)),
+    }
+}
+
+/// Three orders, each pending → paid, in three records.
+fn three_paid_orders() -> Vec<StreamRecordInput> {
+    let (pending, paid) = (pending_order(), paid_order());
+    ["B-1", "B-2", "B-3"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| record_for(id, &format!("{}", 100 + i), Some(&pending), Some(&paid)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refused_entry_fails_its_record_and_the_later_ones_only() {
+    let records = three_paid_orders();
+    let publisher = MemoryPublisher::new();
+    // The first entry of the call goes through, the second is refused, the third goes through.
+    let outcome = {
+        let first = publish_stream_batch(&publisher, &records[..1], SOURCE, soon()).await;
+        assert!(first.failed.is_empty());
+        publisher.fail_next(1);
+        publish_stream_batch(&publisher, &records[1..], SOURCE, soon()).await
+    };
+    assert_eq!(outcome.failed, vec!["101", "102"], "B-1's record is done; B-2 failed; B-3 comes after it");
+    assert_eq!(
+        outcome.failure,
+        Some(BatchFailure::Refused { item: "101".into(), code: "InternalFailure".into() }),
+        "the cause names the record and EventBridge's code, never the detail"
+    );
+    assert_eq!(
+        serde_json::to_value(batch_response(&outcome)).expect("JSON"),
+        json!({"batchItemFailures": [{"itemIdentifier": "101"}, {"itemIdentifier": "102"}]})
+    );
+
+    // Lambda retries from the first reported record: the retry publishes B-2 and B-3 again.
+    let retry: Vec<_> = records.iter().filter(|r| outcome.failed.contains(&r.item_identifier)).cloned().collect();
+    let again = publish_stream_batch(&publisher, &retry, SOURCE, soon()).await;
+    assert!(again.failed.is_empty());
+    let mut ids: Vec<_> = publisher.events().iter().map(|e| e.detail.event_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["B-1:3", "B-2:3", "B-3:3", "B-3:3"], "B-3 twice, with one eventId to deduplicate on");
+}
+
+#[tokio::test]
+async fn a_refusal_in_a_whole_batch_fails_from_the_refused_record() {
+    let records = three_paid_orders();
+    let publisher = MemoryPublisher::new();
+    publisher.fail_next(1);
+    let outcome = publish_stream_batch(&publisher, &records, SOURCE, soon()).await;
+    assert_eq!(outcome.failed, vec!["100", "101", "102"]);
+    assert_eq!(outcome.published, 2, "the rest of the call went out and will be repeated");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against moto's EventBridge.
+
+fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("{:x}{:x}", nanos, std::process::id())
+    })
+}
+
+fn endpoint() -> String {
+    std::env::var("DYNAMODB_TEST_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "DYNAMODB_TEST_ENDPOINT is not set: these tests need moto (EventBridge and SQS). scripts/test starts \
+             one; by hand, run moto_server on 127.0.0.1 and set DYNAMODB_TEST_ENDPOINT=http://127.0.0.1:PORT"
+        )
+    })
+}
+
+fn credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "test")
+}
+
+/// A bus with a rule that forwards this service's events to a queue, and the publisher to that bus.
+struct Bus {
+    publisher: EventBridgePublisher,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Bus {
+    async fn new(case: &str) -> Self {
+        let endpoint = endpoint();
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(credentials())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                .credentials_provider(credentials())
+                .build(),
+        );
+        let name = format!("fulfilment-{}-{case}", run_id());
+        events.create_event_bus().name(&name).send().await.expect("create the bus");
+        let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("create the queue").queue_url;
+        let queue_url = queue_url.expect("a queue URL");
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes");
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .expect("the queue's ARN");
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(&name)
+            .event_pattern(json!({"source": [SOURCE]}).to_string())
+            .send()
+            .await
+            .expect("create the rule");
+        let target = Target::builder().id("queue").arn(queue_arn).build().expect("a target");
+        events.put_targets().rule(&name).event_bus_name(&name).targets(target).send().await.expect("the target");
+        Self { publisher: EventBridgePublisher::new(events, name), sqs, queue_url }
+    }
+
+    /// Reads the queue until `expected` messages came, then once more to see that no other follows.
+    async fn received(&self, expected: usize) -> Vec<Value> {
+        let mut messages = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            let batch = answer.messages();
+            for message in batch {
+                let body = message.body().expect("a body");
+                messages.push(serde_json::from_str(body).expect("the message is EventBridge's JSON"));
+                let handle = message.receipt_handle().expect("a receipt handle");
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            if (messages.len() >= expected && batch.is_empty()) || Instant::now() > give_up {
+                return messages;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto: run through scripts/test"]
+async fn one_paid_order_gives_exactly_one_order_paid_on_the_bus() {
+    let bus = Bus::new("paid").await;
+    let outcome = publish_stream_batch(&bus.publisher, &stream_records(), SOURCE, soon()).await;
+    assert_eq!(outcome.failed, Vec::<String>::new(), "{:?}", outcome.failure);
+    assert_eq!(outcome.published, 1);
+    let messages = bus.received(1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["source"], SOURCE);
+    assert_eq!(messages[0]["detail-type"], "Order Paid");
+    assert_eq!(messages[0]["detail"], paid_detail());
+}
+
+#[tokio::test]
+#[ignore = "needs moto: run through scripts/test"]
+async fn the_same_batch_delivered_twice_gives_the_same_event_ids() {
+    let bus = Bus::new("twice").await;
+    let mut records = three_paid_orders();
+    // And a write that changes no status: no event, in either delivery.
+    let (pending, paid) = (pending_order(), paid_order());
+    records.push(record_for("B-1", "103", Some(&paid), Some(&Order { version: 4, ..paid.clone() })));
+    records.insert(0, record_for("B-9", "99", Some(&pending), Some(&Order { version: 3, ..pending.clone() })));
+    for _ in 0..2 {
+        let outcome = publish_stream_batch(&bus.publisher, &records, SOURCE, soon()).await;
+        assert_eq!(outcome.failed, Vec::<String>::new(), "{:?}", outcome.failure);
+        assert_eq!(outcome.published, 3);
+    }
+    let messages = bus.received(6).await;
+    let mut ids: Vec<String> =
+        messages.iter().map(|m| m["detail"]["eventId"].as_str().expect("an eventId").to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["B-1:3", "B-1:3", "B-2:3", "B-2:3", "B-3:3", "B-3:3"]);
+    assert!(messages.iter().all(|m| m["detail-type"] == "Order Paid"));
+}
+
+#[tokio::test]
+#[ignore = "needs moto: run through scripts/test"]
+async fn a_bus_that_does_not_exist_fails_the_batch_from_its_first_event() {
+    let bus = Bus::new("gone").await;
+    let client = {
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    };
+    let publisher = EventBridgePublisher::new(client, format!("no-such-bus-{}", run_id()));
+    let outcome = publish_stream_batch(&publisher, &three_paid_orders(), SOURCE, soon()).await;
+    assert_eq!(outcome.failed, vec!["100", "101", "102"], "{:?}", outcome.failure);
+    assert!(bus.received(0).await.is_empty());
+}
