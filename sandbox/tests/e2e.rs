@@ -1,5 +1,6 @@
-//! The whole flow over HTTP against a running sandbox: log in, prepay, pay in the simulated WeChat,
-//! 2C2P's signed notification to /notify, and the order's final status. In memory by default; the
+//! The whole flow over HTTP against a running sandbox: log in, get a merchant-signed order, prepay,
+//! pay in the simulated WeChat, 2C2P's signed notification to /notify (or its loss, and
+//! reconciliation), the order's final status and its fulfilment events. In memory by default; the
 //! `dynamodb` test runs the same flow on DynamoDB (moto), started by scripts/test.
 
 use reqwest::StatusCode;
@@ -45,17 +46,33 @@ impl Sandbox {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn login(&self, name: &str) -> String {
+    /// Logs in and returns (session token, openid).
+    async fn login(&self, name: &str) -> (String, String) {
         let (status, body) = self.post("/openid", None, json!({"code": format!("sandbox-{name}")})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().expect("token").to_owned()
+        (body["token"].as_str().expect("token").to_owned(), body["openid"].as_str().expect("openid").to_owned())
     }
 
-    async fn prepay(&self, token: &str, order_id: &str) -> Value {
-        let order = json!({"orderId": order_id, "amount": "12.50", "currency": "SGD", "description": "Latte x2"});
-        let (status, body) = self.post("/prepay", Some(token), order).await;
+    /// The merchant's backend signs the order for this user.
+    async fn order_token(&self, order_id: &str, amount: &str, sub: &str) -> String {
+        let order = json!({"orderId": order_id, "amount": amount, "currency": "SGD", "description": "Latte x2", "sub": sub});
+        let (status, body) = self.post("/sandbox/orders", None, order).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["orderToken"].as_str().expect("orderToken").to_owned()
+    }
+
+    async fn prepay(&self, (token, openid): &(String, String), order_id: &str) -> Value {
+        let order_token = self.order_token(order_id, "12.50", openid).await;
+        let (status, body) = self.post("/prepay", Some(token), json!({"orderToken": order_token})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
+    }
+
+    async fn events_of(&self, order_id: &str) -> Vec<Value> {
+        let response = self.http.get(self.url("/sandbox/events")).send().await.expect("events");
+        let body: Value = response.json().await.expect("json");
+        let events = body["events"].as_array().cloned().unwrap_or_default();
+        events.into_iter().filter(|e| e["detail"]["orderId"] == order_id).collect()
     }
 
     async fn pay(&self, key: &str, result: &str) -> (StatusCode, Value) {
@@ -69,9 +86,11 @@ fn prepay_id(prepaid: &Value) -> String {
 }
 
 async fn pay_flow(sandbox: &Sandbox) {
-    let token = sandbox.login("alice").await;
+    let user = sandbox.login("alice").await;
+    let token = user.0.clone();
     let order_id = format!("E2E-{}", sandbox.running.addr.port());
-    let prepaid = sandbox.prepay(&token, &order_id).await;
+    let prepaid = sandbox.prepay(&user, &order_id).await;
+    assert_eq!(prepaid["amount"], "12.50", "the merchant's price");
     assert_eq!(prepaid["status"], "pending");
     let (status, body) = sandbox.get(&format!("/orders/{order_id}"), &token).await;
     assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("pending")));
@@ -103,14 +122,76 @@ async fn pay_flow(sandbox: &Sandbox) {
     let (_, again) = sandbox.get(&format!("/orders/{order_id}"), &token).await;
     assert_eq!(again, order, "replays change nothing: same status, same updatedAt");
 
-    let (status, body) = sandbox
-        .post(
-            "/prepay",
-            Some(&token),
-            json!({"orderId": order_id, "amount": "12.50", "currency": "SGD", "description": "x"}),
-        )
-        .await;
+    let again_token = sandbox.order_token(&order_id, "12.50", &user.1).await;
+    let (status, body) = sandbox.post("/prepay", Some(&token), json!({"orderToken": again_token})).await;
     assert_eq!((status, &body["error"]["code"]), (StatusCode::CONFLICT, &json!("already_paid")));
+}
+
+/// The attack of the order-token issue: the client names its own price. Refused by default.
+#[tokio::test]
+async fn the_client_cannot_choose_the_price() {
+    let sandbox = Sandbox::start(StoreChoice::Memory).await;
+    let (token, _) = sandbox.login("mallory").await;
+    let forged = json!({"orderId": "SHOP-1001", "amount": "0.01", "currency": "SGD", "description": "Latte"});
+    let (status, body) = sandbox.post("/prepay", Some(&token), forged.clone()).await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    let with_token = json!({"orderToken": "x.y.z", "amount": "0.01"});
+    let (status, body) = sandbox.post("/prepay", Some(&token), with_token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("amount")), "{body}");
+    // Only the comparison switch lets the client choose.
+    let switched = sandbox.http.put(sandbox.url("/sandbox/settings")).json(&json!({"clientPricing": true})).send();
+    assert_eq!(switched.await.expect("settings").status(), StatusCode::OK);
+    let (status, body) = sandbox.post("/prepay", Some(&token), forged).await;
+    assert_eq!((status, &body["amount"]), (StatusCode::OK, &json!("0.01")), "{body}");
+}
+
+/// A payment whose notification never arrives is found by reconciliation (every 2 s in the sandbox),
+/// and the merchant's systems get `Order Paid` all the same.
+#[tokio::test]
+async fn a_lost_notification_is_recovered_and_published() {
+    let sandbox = Sandbox::start(StoreChoice::Memory).await;
+    let user = sandbox.login("carol").await;
+    let prepaid = sandbox.prepay(&user, "E2E-LOST").await;
+    let invoice = prepaid["invoiceNo"].as_str().expect("invoice");
+    let (status, body) =
+        sandbox.post(&format!("/sandbox/pay/{invoice}"), None, json!({"result": "success", "notify": false})).await;
+    assert_eq!((status, &body["notified"]), (StatusCode::OK, &json!(false)), "{body}");
+    let mut paid = Value::Null;
+    for _ in 0..40 {
+        let (_, order) = sandbox.get("/orders/E2E-LOST", &user.0).await;
+        if order["status"] == "paid" {
+            paid = order;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(paid["status"], "paid", "reconciliation or the read's inquiry found the payment");
+    let mut events = Vec::new();
+    for _ in 0..20 {
+        events = sandbox.events_of("E2E-LOST").await;
+        if events.iter().any(|e| e["detailType"] == "Order Paid") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let paid_event = events.iter().find(|e| e["detailType"] == "Order Paid").expect("an Order Paid event");
+    assert_eq!(paid_event["source"], "wcmini.payments");
+    assert_eq!(paid_event["detail"]["openid"], json!(user.1));
+    assert_eq!(paid_event["detail"]["paidInvoiceNo"], json!(invoice));
+    assert!(paid_event["detail"]["eventId"].as_str().is_some_and(|id| id.starts_with("E2E-LOST:")));
+    assert!(events.iter().any(|e| e["detailType"] == "Order Pending"), "the new order was published too");
+    assert_eq!(events.iter().filter(|e| e["detailType"] == "Order Paid").count(), 1, "one change, one event");
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_any_dynamodb_but_a_loopback_one() {
+    for endpoint in [None, Some("https://dynamodb.us-east-1.amazonaws.com"), Some("http://10.0.0.5:8000"), Some("nonsense")] {
+        assert!(sandbox::check_local_endpoint(endpoint).is_err(), "{endpoint:?}");
+    }
+    for endpoint in ["http://127.0.0.1:8000", "http://localhost:4566", "http://[::1]:8000"] {
+        assert_eq!(sandbox::check_local_endpoint(Some(endpoint)), Ok(()), "{endpoint}");
+    }
 }
 
 #[tokio::test]
@@ -122,15 +203,16 @@ async fn log_in_prepay_pay_and_see_it_paid() {
 #[tokio::test]
 async fn a_declined_payment_reads_failed_and_can_be_retried() {
     let sandbox = Sandbox::start(StoreChoice::Memory).await;
-    let token = sandbox.login("bob").await;
-    let prepaid = sandbox.prepay(&token, "E2E-FAIL").await;
+    let user = sandbox.login("bob").await;
+    let token = user.0.clone();
+    let prepaid = sandbox.prepay(&user, "E2E-FAIL").await;
     let invoice = prepaid["invoiceNo"].as_str().expect("invoice");
     let (status, body) = sandbox.pay(invoice, "fail").await;
     assert_eq!((status, &body["notifyStatus"]), (StatusCode::OK, &json!(200)));
     let (_, order) = sandbox.get("/orders/E2E-FAIL", &token).await;
     assert_eq!(order["status"], "failed", "{order}");
     assert!(order["failReason"].is_string());
-    let retry = sandbox.prepay(&token, "E2E-FAIL").await;
+    let retry = sandbox.prepay(&user, "E2E-FAIL").await;
     assert_ne!(retry["invoiceNo"], prepaid["invoiceNo"], "a retry is a new attempt");
     sandbox.pay(&prepay_id(&retry), "success").await;
     let (_, order) = sandbox.get("/orders/E2E-FAIL", &token).await;
