@@ -110,7 +110,8 @@ pub fn check_local_endpoint(endpoint: Option<&str>) -> Result<(), String> {
                     local DynamoDB on loopback (its keys are public), never a real table"
             .to_owned());
     };
-    let url = reqwest::Url::parse(endpoint).map_err(|_| format!("AWS_ENDPOINT_URL_DYNAMODB {endpoint:?} is not a URL"))?;
+    let url =
+        reqwest::Url::parse(endpoint).map_err(|_| format!("AWS_ENDPOINT_URL_DYNAMODB {endpoint:?} is not a URL"))?;
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
     let loopback = match host.parse::<IpAddr>() {
         Ok(ip) => ip.is_loopback(),
@@ -187,12 +188,25 @@ impl<S: OrderStore> Sandbox<S> {
         let prepay_config = PrepayConfig::from_settings(settings).map_err(err)?;
         let client_priced = PrepayConfig { client_pricing: true, ..prepay_config.clone() };
         let sandbox = Sandbox {
-            openid: OpenidHandler::new(&OpenidConfig::from_settings(settings).map_err(err)?, http.clone(), Clock::System),
+            openid: OpenidHandler::new(
+                &OpenidConfig::from_settings(settings).map_err(err)?,
+                http.clone(),
+                Clock::System,
+            ),
             prepay: PrepayHandler::new(&prepay_config, store.clone(), http.clone(), Clock::System),
             prepay_client_priced: PrepayHandler::new(&client_priced, store.clone(), http.clone(), Clock::System),
             client_pricing: AtomicBool::new(false),
-            notify: NotifyHandler::new(&NotifyConfig::from_settings(settings).map_err(err)?, store.clone(), Clock::System),
-            reconcile: ReconcileHandler::new(&ReconcileConfig::from_settings(settings).map_err(err)?, store, http, Clock::System),
+            notify: NotifyHandler::new(
+                &NotifyConfig::from_settings(settings).map_err(err)?,
+                store.clone(),
+                Clock::System,
+            ),
+            reconcile: ReconcileHandler::new(
+                &ReconcileConfig::from_settings(settings).map_err(err)?,
+                store,
+                http,
+                Clock::System,
+            ),
             events: Arc::new(MemoryPublisher::new()),
             clock: Clock::System,
         };

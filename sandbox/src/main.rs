@@ -67,9 +67,13 @@ fn tracing_subscriber_init() {
 /// A curl walkthrough that stops at the first step that fails (with `set -e` semantics per line),
 /// and uses a fresh orderId each time so that re-running it never pays an order twice.
 fn walkthrough(url: &str) -> String {
-    let field = |name: &str| format!("python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"{name}\"]) if \"{name}\" in d else sys.exit(\"no {name}: \"+json.dumps(d))'");
+    let field = |name: &str| {
+        format!(
+            "python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"{name}\"]) if \"{name}\" in d else sys.exit(\"no {name}: \"+json.dumps(d))'"
+        )
+    };
     [
-        format!("  ORDER=A-$(date +%s)"),
+        "  ORDER=A-$(date +%s)".to_owned(),
         format!("  LOGIN=$(curl -s {url}/openid -d '{{\"code\":\"sandbox-alice\"}}') && TOKEN=$(echo \"$LOGIN\" | {}) && OPENID=$(echo \"$LOGIN\" | {})", field("token"), field("openid")),
         format!("  ORDER_TOKEN=$(curl -s {url}/sandbox/orders -d '{{\"orderId\":\"'$ORDER'\",\"amount\":\"12.50\",\"currency\":\"SGD\",\"description\":\"Latte x2\",\"sub\":\"'$OPENID'\"}}' | {})", field("orderToken")),
         format!("  INVOICE=$(curl -s {url}/prepay -H \"Authorization: Bearer $TOKEN\" -d '{{\"orderToken\":\"'$ORDER_TOKEN'\"}}' | {})", field("invoiceNo")),

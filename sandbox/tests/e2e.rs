@@ -55,7 +55,8 @@ impl Sandbox {
 
     /// The merchant's backend signs the order for this user.
     async fn order_token(&self, order_id: &str, amount: &str, sub: &str) -> String {
-        let order = json!({"orderId": order_id, "amount": amount, "currency": "SGD", "description": "Latte x2", "sub": sub});
+        let order =
+            json!({"orderId": order_id, "amount": amount, "currency": "SGD", "description": "Latte x2", "sub": sub});
         let (status, body) = self.post("/sandbox/orders", None, order).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["orderToken"].as_str().expect("orderToken").to_owned()
@@ -186,7 +187,9 @@ async fn a_lost_notification_is_recovered_and_published() {
 
 #[tokio::test]
 async fn the_sandbox_refuses_any_dynamodb_but_a_loopback_one() {
-    for endpoint in [None, Some("https://dynamodb.us-east-1.amazonaws.com"), Some("http://10.0.0.5:8000"), Some("nonsense")] {
+    for endpoint in
+        [None, Some("https://dynamodb.us-east-1.amazonaws.com"), Some("http://10.0.0.5:8000"), Some("nonsense")]
+    {
         assert!(sandbox::check_local_endpoint(endpoint).is_err(), "{endpoint:?}");
     }
     for endpoint in ["http://127.0.0.1:8000", "http://localhost:4566", "http://[::1]:8000"] {

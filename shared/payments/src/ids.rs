@@ -38,8 +38,8 @@ pub struct OpenId(String);
 impl OrderId {
     /// The one place the orderId rule lives.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        let valid = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let valid =
+            (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if valid { Ok(Self(text.to_owned())) } else { Err(IdError::OrderId) }
     }
 

@@ -238,7 +238,13 @@ pub enum Effect {
 
 impl Order {
     /// A new order and its first attempt, held in flight until 2C2P answers.
-    pub fn open(terms: &OrderTerms, openid: OpenId, invoice_no: InvoiceNo, first_inquiry_after: i64, now: UnixSeconds) -> (Order, Attempt) {
+    pub fn open(
+        terms: &OrderTerms,
+        openid: OpenId,
+        invoice_no: InvoiceNo,
+        first_inquiry_after: i64,
+        now: UnixSeconds,
+    ) -> (Order, Attempt) {
         let order = Order {
             order_id: terms.order_id.clone(),
             openid,
@@ -321,7 +327,12 @@ impl Order {
     }
 
     /// The order with a new attempt started (pending, no parameters yet, held in flight), and that attempt.
-    pub fn with_new_attempt(&self, invoice_no: InvoiceNo, first_inquiry_after: i64, now: UnixSeconds) -> (Order, Attempt) {
+    pub fn with_new_attempt(
+        &self,
+        invoice_no: InvoiceNo,
+        first_inquiry_after: i64,
+        now: UnixSeconds,
+    ) -> (Order, Attempt) {
         let order = Order {
             status: StoredStatus::Pending,
             invoice_no,
@@ -605,7 +616,11 @@ mod tests {
 
     #[test]
     fn success_pays_pending_failed_and_expired_orders() {
-        let paid_order = transition(order().on_evidence(&attempt("INV1"), &evidence(Verdict::Paid, Some(1250), Some("702")), NOW + 1));
+        let paid_order = transition(order().on_evidence(
+            &attempt("INV1"),
+            &evidence(Verdict::Paid, Some(1250), Some("702")),
+            NOW + 1,
+        ));
         assert_eq!(paid_order.status, StoredStatus::Paid);
         assert_eq!(paid_order.paid_invoice_no, Some(inv("INV1")));
         assert_eq!(paid_order.paid_at, Some(NOW + 1));
@@ -625,7 +640,10 @@ mod tests {
     #[test]
     fn replays_and_double_payments() {
         let paid_order = transition(order().on_evidence(&attempt("INV1"), &paid(), NOW));
-        assert_eq!(paid_order.on_evidence(&attempt("INV1"), &paid(), NOW), Effect::NoChange("already paid by this attempt"));
+        assert_eq!(
+            paid_order.on_evidence(&attempt("INV1"), &paid(), NOW),
+            Effect::NoChange("already paid by this attempt")
+        );
         let review = transition(paid_order.on_evidence(&attempt("INV2"), &paid(), NOW));
         assert_eq!(review.status, StoredStatus::Review);
         assert_eq!(review.paid_invoice_no, Some(inv("INV1")), "the first payment stays recorded");
@@ -649,7 +667,8 @@ mod tests {
     fn al_and_am_go_to_review_whatever_the_amount_says() {
         for status in ["AL", "AM"] {
             let verdict = Verdict::PaidOtherAmount { status: status.into() };
-            let review = transition(order().on_evidence(&attempt("INV1"), &evidence(verdict, Some(1250), Some("702")), NOW));
+            let review =
+                transition(order().on_evidence(&attempt("INV1"), &evidence(verdict, Some(1250), Some("702")), NOW));
             assert_eq!(review.status, StoredStatus::Review, "{status}");
             assert_eq!(review.paid_invoice_no, Some(inv("INV1")));
             assert!(review.review_reason.as_deref().is_some_and(|r| r.contains("differs")), "{status}");

@@ -74,7 +74,10 @@ mod tests {
 
     fn logged_with(level: &str) -> String {
         let out = Captured::default();
-        let subscriber = lambda_http::tracing::subscriber::fmt().with_env_filter(filter(Some(level))).with_writer(out.clone()).finish();
+        let subscriber = lambda_http::tracing::subscriber::fmt()
+            .with_env_filter(filter(Some(level)))
+            .with_writer(out.clone())
+            .finish();
         tracing::dispatcher::with_default(&tracing::Dispatch::new(subscriber), || {
             // What lambda_runtime 1.x does with every event it receives.
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "Bearer SECRET-TOKEN", "raw JSON event received from Lambda");
@@ -88,7 +91,9 @@ mod tests {
 
     #[test]
     fn no_level_prints_raw_events() {
-        for level in ["trace", "TRACE", "lambda_runtime=trace,hyper=trace", "trace,lambda_runtime=trace", "debug", "info", ""] {
+        for level in
+            ["trace", "TRACE", "lambda_runtime=trace,hyper=trace", "trace,lambda_runtime=trace", "debug", "info", ""]
+        {
             let logged = logged_with(level);
             assert!(!logged.contains("SECRET-TOKEN"), "{level}: {logged}");
             assert!(!logged.contains("SIGNED-ENVELOPE"), "{level}: {logged}");

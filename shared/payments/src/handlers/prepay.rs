@@ -118,8 +118,7 @@ impl<S: OrderStore> PrepayHandler<S> {
         let deadline = api::deadline(request);
         let openid = api::bearer_openid(request, &self.sessions, self.prepay.clock.now())?;
         let raw = request.path_parameters_ref().and_then(|p| p.first("orderId")).unwrap_or_default();
-        let order_id =
-            OrderId::parse(raw).map_err(|e| ApiError::InvalidRequest(format!("{e}.")))?;
+        let order_id = OrderId::parse(raw).map_err(|e| ApiError::InvalidRequest(format!("{e}.")))?;
         let p = &self.prepay;
         let order = read_order(&p.store, &p.pgw, &p.clock, &openid, &order_id, &deadline).await?;
         let order = order.ok_or(ApiError::NotFound)?;

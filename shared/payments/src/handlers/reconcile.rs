@@ -63,7 +63,10 @@ impl<S: OrderStore> ReconcileHandler<S> {
             Some(value) => {
                 let text = value.as_str().unwrap_or_default();
                 let order_id = OrderId::parse(text).map_err(|_| ReconcileError::BadOrderId(value.to_string()))?;
-                reconciler.run_order(&order_id, deadline).await?.ok_or(ReconcileError::NoSuchOrder(order_id.to_string()))
+                reconciler
+                    .run_order(&order_id, deadline)
+                    .await?
+                    .ok_or(ReconcileError::NoSuchOrder(order_id.to_string()))
             }
         }
     }

@@ -27,9 +27,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 
-use super::{
-    AuditTrail, Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError, due_shard,
-};
+use super::{AuditTrail, Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError, due_shard};
 use crate::ids::{InvoiceNo, OpenId, OrderId};
 use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, StoredStatus, UnixSeconds};
 
@@ -220,7 +218,9 @@ impl OrderStore for DynamoStore {
             Some(due_at) => update
                 .update_expression("SET inquiries = :inquiries, lastInquiryAt = :last, dueAt = :due_at")
                 .expression_attribute_values(":due_at", n(due_at)),
-            None => update.update_expression("SET inquiries = :inquiries, lastInquiryAt = :last REMOVE dueShard, dueAt"),
+            None => {
+                update.update_expression("SET inquiries = :inquiries, lastInquiryAt = :last REMOVE dueShard, dueAt")
+            }
         };
         update.send().await.map(drop).map_err(store_error)
     }

@@ -40,13 +40,14 @@ pub async fn inquire_attempt<S: OrderStore>(
     deadline: &Deadline,
     reserve: Duration,
 ) -> Result<Inquired, InquiryFailure> {
-    let answer = deadline
-        .run(reserve, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW))
-        .await?;
+    let answer =
+        deadline.run(reserve, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW)).await?;
     let response = &answer.response;
     if response.resp_code.trim() == "00" && response.invoice_no.trim() != attempt.invoice_no.as_str() {
         // Signed, but about another invoice: nothing in it can be applied to this attempt.
-        return Err(UpstreamError::Garbage { service: PGW, reason: "the inquiry answer names another invoice".into() }.into());
+        return Err(
+            UpstreamError::Garbage { service: PGW, reason: "the inquiry answer names another invoice".into() }.into()
+        );
     }
     let verdict = verdict_of(&classify_inquiry(&response.resp_code, &response.status));
     let amount = parse_inquiry_amount(&response.amount, attempt.currency);

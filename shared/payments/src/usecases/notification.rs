@@ -73,7 +73,9 @@ pub async fn receive_notification<S: OrderStore>(
         .and_then(|()| verified.decode_payload().map_err(MessageError::from))
         .and_then(|xml| PaymentResponse::from_xml(&xml));
     let readable = match response {
-        Ok(response) => InvoiceNo::parse(response.unique_transaction_code.trim()).ok().map(|invoice| (response, invoice)),
+        Ok(response) => {
+            InvoiceNo::parse(response.unique_transaction_code.trim()).ok().map(|invoice| (response, invoice))
+        }
         Err(error) => {
             tracing::error!(%error, "verified notification is unreadable; kept for review");
             None
@@ -99,8 +101,14 @@ pub async fn receive_notification<S: OrderStore>(
         currency_code: response.currency_code.clone(),
         fail_reason: response.fail_reason.clone(),
     };
-    let record =
-        EvidenceRecord::about(EvidenceKind::Notification, invoice_no.clone(), &field, fields, classification, clock.now());
+    let record = EvidenceRecord::about(
+        EvidenceKind::Notification,
+        invoice_no.clone(),
+        &field,
+        fields,
+        classification,
+        clock.now(),
+    );
     let recorded = keep(store, &record, deadline).await?;
     tracing::info!(
         invoice = %invoice_no,

@@ -113,9 +113,15 @@ impl<S: OrderStore> Prepay<S> {
     }
 
     /// A new order and its first attempt in one transaction; losing a race for the orderId is a conflict.
-    async fn open(&self, openid: &OpenId, terms: &OrderTerms, deadline: &Deadline) -> Result<(Order, Attempt), PrepayError> {
+    async fn open(
+        &self,
+        openid: &OpenId,
+        terms: &OrderTerms,
+        deadline: &Deadline,
+    ) -> Result<(Order, Attempt), PrepayError> {
         let now = self.clock.now();
-        let (order, attempt) = Order::open(terms, openid.clone(), InvoiceNo::generate(now)?, self.first_inquiry_after, now);
+        let (order, attempt) =
+            Order::open(terms, openid.clone(), InvoiceNo::generate(now)?, self.first_inquiry_after, now);
         match self.store_call(deadline, self.store.open_order(&order, &attempt)).await {
             Ok(()) => Ok((order, attempt)),
             Err(StoreError::ConditionFailed) => Err(PrepayError::Conflict(UNDER_WAY)),

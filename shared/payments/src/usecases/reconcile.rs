@@ -58,13 +58,13 @@ impl<S: OrderStore> Reconciler<'_, S> {
 
     /// Inquires one order's current attempt now, whatever its schedule.
     pub async fn run_order(&self, order_id: &OrderId, deadline: &Deadline) -> Result<Option<Summary>, StoreError> {
-        let Some(order) = deadline.run(Duration::ZERO, self.store.get_order(order_id), || StoreError::OutOfTime).await?
+        let Some(order) =
+            deadline.run(Duration::ZERO, self.store.get_order(order_id), || StoreError::OutOfTime).await?
         else {
             return Ok(None);
         };
-        let attempt = deadline
-            .run(Duration::ZERO, self.store.get_attempt(&order.invoice_no), || StoreError::OutOfTime)
-            .await?;
+        let attempt =
+            deadline.run(Duration::ZERO, self.store.get_attempt(&order.invoice_no), || StoreError::OutOfTime).await?;
         Ok(Some(self.inquire_all(attempt.into_iter().collect(), deadline, false).await))
     }
 
@@ -124,7 +124,9 @@ impl<S: OrderStore> Reconciler<'_, S> {
         let write = self.store.reschedule_attempt(&next, attempt.inquiries);
         match deadline.run(Duration::ZERO, write, || StoreError::OutOfTime).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(error) => tracing::warn!(invoice = %attempt.invoice_no, %error, "could not reschedule; asked again next run"),
+            Err(error) => {
+                tracing::warn!(invoice = %attempt.invoice_no, %error, "could not reschedule; asked again next run")
+            }
         }
     }
 }
