@@ -1,6 +1,7 @@
 //! The domain and its ports, above the wire formats of `protocol` and below the thin Lambda binaries.
 
 pub mod api;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod deadline;

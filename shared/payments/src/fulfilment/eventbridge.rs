@@ -1,9 +1,6 @@
 //! The EventBridge adapter of [`EventPublisher`].
 
-use std::time::Duration;
-
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 use tokio::time::Instant;
@@ -27,13 +24,7 @@ impl EventBridgePublisher {
     /// built once per process. Each request is bounded like the store's, so a stuck bus fails the
     /// batch well before Lambda's timeout and the records are retried.
     pub async fn from_env(bus_name: String) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(3))
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
-        Self::new(Client::new(&config), bus_name)
+        Self::new(Client::new(&crate::aws::sdk_config().await), bus_name)
     }
 
     fn entry(&self, event: &OrderEvent) -> Result<PutEventsRequestEntry, PublishError> {
@@ -110,6 +101,8 @@ fn short(code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_eventbridge::error::{ConnectorError, ErrorMetadata};
     use aws_sdk_eventbridge::operation::put_events::PutEventsError;

@@ -17,10 +17,8 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
@@ -63,13 +61,7 @@ impl DynamoStore {
     /// Every request is bounded (retries included), so a stuck store makes the function answer an
     /// error well before Lambda's own timeout cuts it off.
     pub async fn from_env(table: String) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(3))
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
-        Self::new(Client::new(&config), table)
+        Self::new(Client::new(&crate::aws::sdk_config().await), table)
     }
 
     /// Puts `item` if no item with its key exists yet.
