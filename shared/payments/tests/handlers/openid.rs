@@ -1,13 +1,12 @@
 //! `POST /openid` through the real handler, against simulated WeChat (and small fakes on loopback
 //! for the answers the simulator does not give).
 
-mod common;
-
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use common::*;
+
+use crate::common::*;
 use payments::secret::Secret;
 use payments::session::SessionTokens;
 use serde_json::Value;
@@ -29,14 +28,7 @@ async fn fixed_wechat(status: u16, answer: &'static str) -> World {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let sim = simulator::Simulator::new(simulator::SimulatorConfig {
-        merchant_id: MERCHANT.into(),
-        secret_key: KEY.into(),
-        app_id: APP_ID.into(),
-        app_secret: APP_SECRET.into(),
-        notify_url: "http://127.0.0.1:9/notify".into(),
-    });
-    World::with_upstream(sim, &format!("http://{addr}")).await
+    World::with_upstream(simulator(), &format!("http://{addr}")).await
 }
 
 #[tokio::test]
