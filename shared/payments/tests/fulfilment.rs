@@ -6,6 +6,10 @@
 //! exports `DYNAMODB_TEST_ENDPOINT` (the same server speaks EventBridge and SQS). By hand:
 //! `DYNAMODB_TEST_ENDPOINT=http://127.0.0.1:PORT cargo test -p payments --test fulfilment -- --include-ignored`.
 //! Every bus and queue carries a per-run suffix, so runs against the same server never collide.
+//! The last test is the whole path: prepay and notify on the streamed test table, the table's stream
+//! read back, the `events` use case, and the events found on the bus.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -409,4 +413,109 @@ async fn a_bus_that_does_not_exist_fails_the_batch_from_its_first_event() {
     let outcome = publish_stream_batch(&publisher, &three_paid_orders(), SOURCE, soon()).await;
     assert_eq!(outcome.failed, vec!["100", "101", "102"], "{:?}", outcome.failure);
     assert!(bus.received(0).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole path: a real flow on the streamed table, its stream, the use case, the bus.
+
+/// A stream image as the DynamoDB SDK's item: the two SDKs have twin attribute types.
+fn from_stream(value: aws_sdk_dynamodbstreams::types::AttributeValue) -> AttributeValue {
+    use aws_sdk_dynamodbstreams::types::AttributeValue as S;
+    match value {
+        S::S(text) => AttributeValue::S(text),
+        S::N(number) => AttributeValue::N(number),
+        S::Bool(flag) => AttributeValue::Bool(flag),
+        S::B(blob) => AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(blob.into_inner())),
+        S::Ss(set) => AttributeValue::Ss(set),
+        S::Ns(set) => AttributeValue::Ns(set),
+        S::L(list) => AttributeValue::L(list.into_iter().map(from_stream).collect()),
+        S::M(map) => AttributeValue::M(map.into_iter().map(|(k, v)| (k, from_stream(v))).collect()),
+        _ => AttributeValue::Null(true),
+    }
+}
+
+/// Every stream record of the test table about `order_id`'s order item, oldest first.
+async fn stream_records_of(order_id: &str) -> Vec<StreamRecordInput> {
+    let table = common::dynamo::required_env("DYNAMODB_TEST_TABLE");
+    let described = common::dynamo::test_client().describe_table().table_name(&table).send().await.expect("table");
+    let arn = described.table().and_then(|t| t.latest_stream_arn()).expect("the test table has a stream").to_owned();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .build(),
+    );
+    let stream = streams.describe_stream().stream_arn(&arn).send().await.expect("describe the stream");
+    let shards = stream.stream_description().map(|d| d.shards().to_vec()).unwrap_or_default();
+    let key = format!("ORDER#{order_id}");
+    let mut found = Vec::new();
+    for shard in shards {
+        let Some(shard_id) = shard.shard_id() else { continue };
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard_id)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("a shard iterator");
+        let mut next = iterator.shard_iterator().map(str::to_owned);
+        // moto hands out every record on the first reads; a bounded loop stops at the first empty page.
+        for _ in 0..1000 {
+            let Some(iterator) = next.take() else { break };
+            let page = streams.get_records().shard_iterator(iterator).limit(1000).send().await.expect("records");
+            for record in page.records() {
+                let Some(change) = record.dynamodb() else { continue };
+                let is_ours = change.keys().and_then(|k| k.get("pk")).and_then(|v| v.as_s().ok()) == Some(&key);
+                if !is_ours {
+                    continue;
+                }
+                let image = |image: Option<&std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+                    image.map(|i| i.clone().into_iter().map(|(k, v)| (k, from_stream(v))).collect::<Item>())
+                };
+                found.push(StreamRecordInput {
+                    item_identifier: change.sequence_number().unwrap_or_default().to_owned(),
+                    old_image: image(change.old_image()),
+                    new_image: image(change.new_image()),
+                });
+            }
+            if page.records().is_empty() {
+                break;
+            }
+            next = page.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+#[ignore = "needs moto: run through scripts/test"]
+async fn a_real_payment_on_the_streamed_table_reaches_the_bus() {
+    let world = common::World::build(common::Options::default(), common::dynamo::shared_store()).await;
+    let order_id = format!("STREAM-{}", common::dynamo::run_id());
+    let token = world.login("stream").await;
+    let invoice = world.prepaid(&token, &order_id, "12.50").await;
+    let (status, body) = world.notify(&common::notification(&invoice, "000", "A", "000000001250")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let records = stream_records_of(&order_id).await;
+    assert_eq!(records.len(), 3, "opened, parameters added, paid: three writes of the order item");
+    let bus = Bus::new("stream").await;
+    let outcome = publish_stream_batch(&bus.publisher, &records, SOURCE, soon()).await;
+    assert_eq!(outcome.failed, Vec::<String>::new(), "{:?}", outcome.failure);
+    assert_eq!(outcome.published, 2, "the parameters' write changes no status: no event");
+    let messages = bus.received(2).await;
+    let kinds: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m["detail-type"].as_str().unwrap_or_default(), m["detail"]["eventId"].as_str().unwrap_or_default()))
+        .collect();
+    let (pending, paid) = (format!("{order_id}:1"), format!("{order_id}:3"));
+    assert_eq!(kinds, vec![("Order Pending", pending.as_str()), ("Order Paid", paid.as_str())], "in the order committed");
+    let detail = &messages[1]["detail"];
+    assert_eq!(detail["status"], "paid");
+    assert_eq!(detail["paidInvoiceNo"], json!(invoice));
+    assert_eq!(detail["amount"], "12.50");
+    assert_eq!(detail["openid"], json!(simulator::openid_for("stream")));
 }
