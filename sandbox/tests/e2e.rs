@@ -3,6 +3,9 @@
 //! reconciliation), the order's final status and its fulfilment events. In memory by default; the
 //! `dynamodb` test runs the same flow on DynamoDB (moto), started by scripts/test.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::StatusCode;
 use sandbox::{Running, StoreChoice, start};
 use serde_json::{Value, json};

@@ -9,6 +9,9 @@
 //! The last test is the whole path: prepay and notify on the streamed test table, the table's stream
 //! read back, the `events` use case, and the events found on the bus.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -472,7 +475,9 @@ async fn stream_records_of(order_id: &str) -> Vec<StreamRecordInput> {
                 if !is_ours {
                     continue;
                 }
-                let image = |image: Option<&std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+                let image = |image: Option<
+                    &std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+                >| {
                     image.map(|i| i.clone().into_iter().map(|(k, v)| (k, from_stream(v))).collect::<Item>())
                 };
                 found.push(StreamRecordInput {
@@ -512,7 +517,11 @@ async fn a_real_payment_on_the_streamed_table_reaches_the_bus() {
         .map(|m| (m["detail-type"].as_str().unwrap_or_default(), m["detail"]["eventId"].as_str().unwrap_or_default()))
         .collect();
     let (pending, paid) = (format!("{order_id}:1"), format!("{order_id}:3"));
-    assert_eq!(kinds, vec![("Order Pending", pending.as_str()), ("Order Paid", paid.as_str())], "in the order committed");
+    assert_eq!(
+        kinds,
+        vec![("Order Pending", pending.as_str()), ("Order Paid", paid.as_str())],
+        "in the order committed"
+    );
     let detail = &messages[1]["detail"];
     assert_eq!(detail["status"], "paid");
     assert_eq!(detail["paidInvoiceNo"], json!(invoice));

@@ -6,6 +6,9 @@
 //! --test store_conformance -- --include-ignored`. Every key carries a per-run part, so runs against
 //! the same server never collide; the tests of the reconciliation index get a table of their own.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

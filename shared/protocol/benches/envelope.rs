@@ -1,6 +1,9 @@
 //! What each request spends in the wire formats: building a signed SecurePay request, and opening
 //! and reading a signed response or notification. `cargo bench -p protocol`.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -1,5 +1,8 @@
 //! Simulated SecurePay over real HTTP: what it creates, what it refuses and why, and its faults.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -1,5 +1,8 @@
 //! Simulated WeChat jscode2session over real HTTP.
 
+// A test that panics has failed: its helpers may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
