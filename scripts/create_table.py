@@ -2,9 +2,10 @@
 """Create the orders table on a DynamoDB-compatible server, from template.yaml's own definition.
 
 The key schema, attribute definitions, billing mode, global secondary indexes (the sparse `due`
-index that reconcile queries) and stream specification (the stream the events function reads) are
-read from the single AWS::DynamoDB::Table resource of template.yaml, so the table used by local
-tests is the table `sam deploy` creates: the two cannot drift apart.
+index that reconcile queries; `review` and `attempts`, which payments-admin queries) and stream
+specification (the stream the events function reads) are read from the single AWS::DynamoDB::Table
+resource of template.yaml, so the table used by local tests is the table `sam deploy` creates: the
+two cannot drift apart.
 
 Usage:
     python scripts/create_table.py --endpoint http://127.0.0.1:PORT --table NAME [--template template.yaml]
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -126,6 +128,17 @@ def _index_request(index: dict, provisioned: bool) -> dict:
     return entry
 
 
+def wait_for_indexes(client, table_name: str, attempts: int = 120) -> None:
+    """Wait until the table and every index of it are ACTIVE (a local server is usually at once)."""
+    for _ in range(attempts):
+        table = client.describe_table(TableName=table_name)["Table"]
+        statuses = [table.get("TableStatus")] + [i.get("IndexStatus") for i in table.get("GlobalSecondaryIndexes", [])]
+        if all(status in (None, "ACTIVE") for status in statuses):
+            return
+        time.sleep(1)
+    fail(f"table {table_name} or one of its indexes did not become ACTIVE")
+
+
 def bring_up_to_date(client, request: dict) -> list[str]:
     """Add to an existing table the indexes and the stream of the template that it lacks.
 
@@ -146,6 +159,8 @@ def bring_up_to_date(client, request: dict) -> list[str]:
             AttributeDefinitions=[d for d in request["AttributeDefinitions"] if d["AttributeName"] in used],
             GlobalSecondaryIndexUpdates=[{"Create": index}],
         )
+        # DynamoDB builds one new index at a time: the next update waits for this one.
+        wait_for_indexes(client, request["TableName"])
         added.append(f"index {index['IndexName']}")
     wanted_stream = request.get("StreamSpecification")
     stream = table.get("StreamSpecification") or {}

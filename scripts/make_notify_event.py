@@ -16,9 +16,16 @@ INV20261126000001 (SGD 12.50, merchant M0001). Before writing, the HMAC implemen
 against the signatures in vectors.json; after building, the event is decoded again step by step
 and its signature recomputed, so a wrong event is never written.
 
+A notification for another attempt (the local Lambda loop, when no simulator posts it) goes to
+stdout or to --output, never over the committed file: --invoice (uniqueTransactionCode), --key
+(PGW_SECRET_KEY), --merchant-id, --amt (12 digits of minor units) and --currency-code (ISO 4217
+numeric) replace the committed values; the rest of the notification stays as above.
+
 Usage:
     python scripts/make_notify_event.py            # (re)write events/notify.json
     python scripts/make_notify_event.py --check    # exit 1 if events/notify.json differs
+    python scripts/make_notify_event.py --invoice "$INVOICE" --key "$PGW_SECRET_KEY" --merchant-id M0001 \
+        --output target/dev/notify.json                       # then: cargo lambda invoke notify --data-file ...
 """
 
 from __future__ import annotations
@@ -85,13 +92,21 @@ def check_hmac_against_vectors(path: Path) -> None:
             sys.exit(f"make_notify_event: HMAC disagrees with vectors.json {which}_signature ({got})")
 
 
-def inner_xml() -> str:
-    elements = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in NOTIFICATION_FIELDS)
+def notification_fields(**changes: str) -> list[tuple[str, str]]:
+    """NOTIFICATION_FIELDS with some values replaced (by field name), in the same order."""
+    unknown = set(changes) - {name for name, _ in NOTIFICATION_FIELDS}
+    if unknown:
+        sys.exit(f"make_notify_event: no such field {sorted(unknown)}")
+    return [(name, changes.get(name, value)) for name, value in NOTIFICATION_FIELDS]
+
+
+def inner_xml(fields: list[tuple[str, str]]) -> str:
+    elements = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields)
     return f"<PaymentResponse>{elements}</PaymentResponse>"
 
 
-def form_body(key: str) -> str:
-    payload = base64.b64encode(inner_xml().encode("utf-8")).decode("ascii")
+def form_body(key: str, fields: list[tuple[str, str]]) -> str:
+    payload = base64.b64encode(inner_xml(fields).encode("utf-8")).decode("ascii")
     outer = (
         "<PaymentResponse><version>9.9</version>"
         f"<payload>{payload}</payload><signature>{sign(key, payload)}</signature>"
@@ -102,8 +117,8 @@ def form_body(key: str) -> str:
     return "paymentResponse=" + urllib.parse.quote(field, safe="")
 
 
-def build_event(key: str) -> dict:
-    body = form_body(key)
+def build_event(key: str, fields: list[tuple[str, str]]) -> dict:
+    body = form_body(key, fields)
     return {
         "version": "2.0",
         "routeKey": "POST /notify",
@@ -143,7 +158,7 @@ def build_event(key: str) -> dict:
     }
 
 
-def verify_event(event: dict, key: str) -> None:
+def verify_event(event: dict, key: str, expected: list[tuple[str, str]]) -> None:
     """Undo every layer the way a receiver would and recompute the signature."""
 
     def check(condition: bool, what: str) -> None:
@@ -162,19 +177,56 @@ def verify_event(event: dict, key: str) -> None:
     check(hmac.compare_digest(sign(key, payload), signature), "signature matches the payload")
     check(signature == signature.upper() and len(signature) == 64, "signature is 64 uppercase hex digits")
     inner = ET.fromstring(base64.b64decode(payload, validate=True))
-    check([(child.tag, child.text or "") for child in inner] == NOTIFICATION_FIELDS, "inner fields round-trip")
+    check([(child.tag, child.text or "") for child in inner] == expected, "inner fields round-trip")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write events/notify.json, a signed 2C2P notification event.")
     parser.add_argument("--check", action="store_true", help="compare with the existing file instead of writing it")
     parser.add_argument("--vectors", type=Path, default=VECTORS, help=f"default: {VECTORS.relative_to(ROOT)}")
+    parser.add_argument("--invoice", help="uniqueTransactionCode: the attempt's invoiceNo (default INV20261126000001)")
+    parser.add_argument("--key", help=f"the 2C2P secret key to sign with (default the test key {TEST_KEY})")
+    parser.add_argument("--merchant-id", help="merchantID (default M0001)")
+    parser.add_argument("--amt", help="amt, 12 digits of minor units (default 000000001250, 12.50)")
+    parser.add_argument("--currency-code", help="currencyCode, ISO 4217 numeric (default 702, SGD)")
+    parser.add_argument("--output", metavar="PATH", help="where to write; - is stdout (the default for a custom one)")
     args = parser.parse_args()
 
+    changes = {
+        field: value
+        for field, value in (
+            ("uniqueTransactionCode", args.invoice),
+            ("merchantID", args.merchant_id),
+            ("amt", args.amt),
+            ("currencyCode", args.currency_code),
+        )
+        if value is not None
+    }
+    custom = bool(changes) or args.key is not None
+    if args.check and (custom or args.output):
+        parser.error("--check only checks the committed events/notify.json; give it no other option")
+    if args.amt is not None and not (len(args.amt) == 12 and args.amt.isdigit()):
+        parser.error("--amt must be 12 digits of minor units, e.g. 000000001250 for 12.50")
+
     check_hmac_against_vectors(args.vectors)
-    event = build_event(TEST_KEY)
-    verify_event(event, TEST_KEY)
+    key = TEST_KEY if args.key is None else args.key
+    fields = notification_fields(**changes)
+    event = build_event(key, fields)
+    verify_event(event, key, fields)
     text = json.dumps(event, indent=2) + "\n"
+
+    output = args.output or ("-" if custom else None)
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    if output is not None:
+        path = Path(output)
+        if path.resolve() == OUTPUT and custom:
+            sys.exit(f"refusing to overwrite {OUTPUT.relative_to(ROOT)} with another notification; choose another --output")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {output} (signed, checked)")
+        return
 
     if args.check:
         if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:

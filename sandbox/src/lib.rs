@@ -23,6 +23,7 @@ use payments::config::{NotifyConfig, OpenidConfig, PrepayConfig, ReconcileConfig
 use payments::deadline::Deadline;
 use payments::fulfilment::{EventPublisher, MemoryPublisher, OrderEvent, order_event};
 use payments::handlers::{NotifyHandler, OpenidHandler, PrepayHandler, ReconcileHandler};
+use payments::metrics::Metrics;
 use payments::order::OrderTerms;
 use payments::order_token::{OrderClaims, sign_order_token};
 use payments::secret::Secret;
@@ -187,26 +188,33 @@ impl<S: OrderStore> Sandbox<S> {
         let http = http_client().map_err(|e| e.to_string())?;
         let prepay_config = PrepayConfig::from_settings(settings).map_err(err)?;
         let client_priced = PrepayConfig { client_pricing: true, ..prepay_config.clone() };
+        // Metric lines are for CloudWatch; on a terminal they would drown the sandbox's own log.
+        let quiet = Metrics::off;
         let sandbox = Sandbox {
             openid: OpenidHandler::new(
                 &OpenidConfig::from_settings(settings).map_err(err)?,
                 http.clone(),
                 Clock::System,
-            ),
-            prepay: PrepayHandler::new(&prepay_config, store.clone(), http.clone(), Clock::System),
-            prepay_client_priced: PrepayHandler::new(&client_priced, store.clone(), http.clone(), Clock::System),
+            )
+            .with_metrics(quiet()),
+            prepay: PrepayHandler::new(&prepay_config, store.clone(), http.clone(), Clock::System)
+                .with_metrics(quiet()),
+            prepay_client_priced: PrepayHandler::new(&client_priced, store.clone(), http.clone(), Clock::System)
+                .with_metrics(quiet()),
             client_pricing: AtomicBool::new(false),
             notify: NotifyHandler::new(
                 &NotifyConfig::from_settings(settings).map_err(err)?,
                 store.clone(),
                 Clock::System,
-            ),
+            )
+            .with_metrics(quiet()),
             reconcile: ReconcileHandler::new(
                 &ReconcileConfig::from_settings(settings).map_err(err)?,
                 store,
                 http,
                 Clock::System,
-            ),
+            )
+            .with_metrics(quiet()),
             events: Arc::new(MemoryPublisher::new()),
             clock: Clock::System,
         };

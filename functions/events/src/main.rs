@@ -8,17 +8,20 @@ use payments::config::{EventsConfig, load_or_exit};
 use payments::fulfilment::{
     EventBridgePublisher, batch_deadline, batch_response, publish_stream_batch, records_from_event,
 };
+use payments::metrics::{Metrics, service};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = load_or_exit(EventsConfig::from_settings).await;
     let publisher = EventBridgePublisher::from_env(config.event_bus_name.clone()).await;
-    let (publisher, source) = (&publisher, config.event_source.as_str());
+    let metrics = Metrics::for_service(service::EVENTS);
+    let (publisher, source, metrics) = (&publisher, config.event_source.as_str(), &metrics);
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         let deadline = batch_deadline(event.context.deadline);
         let records = records_from_event(event.payload);
         let outcome = publish_stream_batch(publisher, &records, source, deadline).await;
+        outcome.count_failed(metrics);
         Ok::<DynamoDbEventResponse, Error>(batch_response(&outcome))
     }))
     .await

@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod fulfilment;
 pub mod handlers;
 pub mod ids;
+pub mod metrics;
 pub mod order;
 pub mod order_token;
 pub mod secret;

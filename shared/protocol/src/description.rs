@@ -7,8 +7,11 @@ pub const FORBIDDEN_SYMBOLS: &[char] = &['!', '@', '#', '$', '%', '^', '&', '*',
 /// 2C2P's limit on `desc`, in characters.
 pub const MAX_DESC_CHARS: usize = 50;
 
+/// Why an order's description cannot become a `desc` 2C2P would accept.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DescriptionError {
+    /// Nothing is left once forbidden symbols and whitespace are removed (a description such as `(!)`):
+    /// the caller must supply real text.
     #[error("description is empty once 2C2P's forbidden symbols (! @ # $ % ^ & * ( ) < >) and whitespace are removed")]
     EmptyAfterCleaning,
 }

@@ -26,18 +26,28 @@ const SIGNATURE_HEX_LEN: usize = 64;
 /// Why an envelope could not be opened. Each failure keeps its own kind.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EnvelopeError {
+    /// The body does not decode as base64, so it is not an envelope (or was mangled in transport).
     #[error("envelope is not base64")]
     NotBase64,
+    /// The base64 decoded, but not into an outer XML document; carries the parser's complaint.
     #[error("envelope is not XML: {0}")]
     NotXml(String),
+    /// The outer document lacks the named element (`payload` or `signature`), so nothing can be verified.
     #[error("envelope has no <{0}> element")]
     MissingElement(&'static str),
+    /// No accepted key made the signature: forged, corrupted, or signed with a key we do not hold.
     #[error("envelope signature does not match")]
     BadSignature,
+    /// Authentic, but for another API version than 9.9, whose payload this crate might misread.
     #[error("envelope version is {found:?}, expected {API_VERSION}")]
-    WrongVersion { found: String },
+    WrongVersion {
+        /// The version the envelope declared, trimmed (empty when the element was absent).
+        found: String,
+    },
+    /// The signature matched, yet the signed payload text is not base64.
     #[error("signed payload is not base64")]
     PayloadNotBase64,
+    /// The signed payload decodes to bytes that are not UTF-8, so it cannot be the XML we read.
     #[error("signed payload is not UTF-8 text")]
     PayloadNotText,
 }
@@ -45,8 +55,10 @@ pub enum EnvelopeError {
 /// Why a form body did not yield its field.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FormError {
+    /// The body is not UTF-8 `application/x-www-form-urlencoded` data, so no field can be read from it.
     #[error("body is not form data (application/x-www-form-urlencoded)")]
     NotForm,
+    /// The form parsed, but lacks the named field (`paymentRequest`, `paymentResponse`): wrong sender or endpoint.
     #[error("form has no {0} field")]
     MissingField(&'static str),
 }

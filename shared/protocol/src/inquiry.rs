@@ -25,14 +25,19 @@ pub const ACTION_VERSION: &str = "3.4";
 /// `processType` for an inquiry.
 pub const INQUIRY: &str = "I";
 
+/// Why an inquiry message could not be read or trusted; an answer refused this way must change nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum InquiryError {
+    /// The body does not decode as base64, so it is not a Payment Action message.
     #[error("inquiry answer is not base64")]
     NotBase64,
+    /// The base64 decoded to something other than the expected XML document; carries the reason.
     #[error("inquiry answer is not XML: {0}")]
     NotXml(String),
+    /// The answer carries no hashValue, so it cannot be authenticated and must not be believed.
     #[error("inquiry answer has no hashValue")]
     MissingHash,
+    /// No accepted key made the hashValue: tampered, corrupted, or hashed with another key.
     #[error("inquiry answer hashValue does not match")]
     BadHash,
 }
@@ -67,11 +72,16 @@ fn verify_hex(fields: &[&str], hash_hex: &str, keys: &[&[u8]]) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "PaymentProcessRequest", rename_all = "camelCase")]
 pub struct InquiryRequest {
+    /// Payment Action version, [`ACTION_VERSION`] when built here; the first of the four hashed fields.
     pub version: String,
+    /// Our 2C2P merchant ID, which owns the invoice asked about; hashed with the rest.
     #[serde(rename = "merchantID")]
     pub merchant_id: String,
+    /// Which action to run on the shared endpoint: [`INQUIRY`] here (void and refund use other values).
     pub process_type: String,
+    /// The attempt's invoice number, the `uniqueTransactionCode` SecurePay was sent, whose state we want.
     pub invoice_no: String,
+    /// Uppercase hex HMAC-SHA1 of the four fields above, proving the request comes from the key holder.
     pub hash_value: String,
 }
 
@@ -116,27 +126,51 @@ fn from_base64_xml<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, Inquir
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "PaymentProcessResponse", rename_all = "camelCase", default)]
 pub struct InquiryResponse {
+    /// Payment Action version of the answer; the first of the hashed fields.
     pub version: String,
+    /// `00` when the inquiry worked; any other value says nothing about the payment (see [`classify_inquiry`]).
     pub resp_code: String,
+    /// Echo of the request's processType (`I`); hashed like every field but hashValue.
     pub process_type: String,
+    /// The invoice the answer is about, echoed so it can be matched to the attempt.
     pub invoice_no: String,
+    /// What was paid, in an undocumented form (12-digit minor units or a major-unit decimal):
+    /// read it with [`parse_inquiry_amount`].
     pub amount: String,
+    /// The invoice's payment state (`A`, `PF`, `AP`, `RP`, ...), meaningful only when respCode is `00`.
     pub status: String,
+    /// The acquirer's approval code once the payment is approved; for tracing, not acted on.
     pub approval_code: String,
+    /// 2C2P's own reference for the transaction, for tracing it with 2C2P.
     pub reference_no: String,
+    /// When 2C2P recorded the transaction, in 2C2P's own format; informational.
     pub transaction_date_time: String,
+    /// The agent that collected the money (the simulator says `WECHAT`); informational.
     pub paid_agent: String,
+    /// The channel the money came through, as 2C2P names it; informational.
     pub paid_channel: String,
+    /// Masked card number for card payments; still part of the hash when empty.
     pub masked_pan: String,
+    /// 3-D Secure ECI of a card payment; still part of the hash when empty.
     pub eci: String,
+    /// The scheme (card brand or wallet) that carried the payment, as 2C2P reports it; informational.
     pub payment_scheme: String,
+    /// The processor 2C2P routed the payment through; informational.
     pub process_by: String,
+    /// 2C2P's reference for a refund, when the status is a refund one; for tracing.
     pub refund_reference_no: String,
+    /// Echo of the payment request's `userDefined1`, where the backend puts the order id.
     pub user_defined1: String,
+    /// Echo of the payment request's `userDefined2`; unused by this backend, but hashed.
     pub user_defined2: String,
+    /// Echo of the payment request's `userDefined3`; unused by this backend, but hashed.
     pub user_defined3: String,
+    /// Echo of the payment request's `userDefined4`; unused by this backend, but hashed.
     pub user_defined4: String,
+    /// Echo of the payment request's `userDefined5`; unused by this backend, but hashed.
     pub user_defined5: String,
+    /// HMAC-SHA1 hex over every field above, in order (lowercase in 2C2P's samples), checked by
+    /// [`InquiryResponse::open`].
     pub hash_value: String,
 }
 

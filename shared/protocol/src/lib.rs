@@ -10,6 +10,8 @@
 //! - [`wechat`]: the code2Session answer;
 //! - [`description`]: the `desc` cleaning rule.
 
+#![warn(missing_docs)]
+
 pub mod description;
 pub mod envelope;
 pub mod inquiry;

@@ -81,22 +81,36 @@ impl MinorUnits {
 /// Why an amount string was refused. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AmountError {
+    /// No text at all: a missing amount is an error, never zero.
     #[error("amount is empty")]
     Empty,
+    /// A leading `+` or `-`: amounts are positive by construction, so no sign is accepted, not even `+`.
     #[error("amount must not have a sign")]
     Signed,
+    /// Whitespace around the number, refused rather than trimmed so a malformed client value is noticed.
     #[error("amount must not have leading or trailing whitespace")]
     Whitespace,
+    /// Something other than ASCII digits and one point: an exponent, a separator, non-ASCII digits.
     #[error("amount must be plain digits with an optional decimal point (no exponent or other characters)")]
     NotDecimal,
+    /// A point with nothing on one side (`12.`, `.5`); the canonical form always has both.
     #[error("amount has an empty integer or fraction part")]
     EmptyPart,
+    /// More fraction digits than the currency has minor digits (SGD `12.505`, JPY `1000.5`): not payable exactly.
     #[error("amount has more than {max} decimal places for {currency}")]
-    TooManyDecimals { currency: &'static str, max: u8 },
+    TooManyDecimals {
+        /// The currency's alphabetic code, so the message names it.
+        currency: &'static str,
+        /// The currency's exponent: the most fraction digits it allows.
+        max: u8,
+    },
+    /// The amount is zero, which is no payment at all.
     #[error("amount must be greater than zero")]
     Zero,
+    /// More than 12 digits once in minor units, which 2C2P's `amt` cannot carry.
     #[error("amount is more than 12 digits in minor units")]
     TooLarge,
+    /// A 2C2P `amt` that is not exactly 12 ASCII digits, so not what 2C2P sends.
     #[error("2C2P amt must be exactly 12 digits")]
     BadPgwAmount,
 }

@@ -11,11 +11,17 @@ pub enum Outcome {
     Paid,
     /// Money was taken, but 2C2P says its amount differs from the order (status `AL` less, `AM` more):
     /// a person must look, whatever `amt` says.
-    PaidOtherAmount { status: String },
+    PaidOtherAmount {
+        /// `AL` or `AM` as 2C2P sent it, so the person looking knows which way the amount is off.
+        status: String,
+    },
     /// Not final yet: keep waiting.
     Pending,
     /// Final failure, with 2C2P's reason (or a description of the codes when it gave none).
-    Failed { reason: String },
+    Failed {
+        /// 2C2P's failReason, or a text naming respCode and status when it gave none.
+        reason: String,
+    },
     /// A combination this table does not know: keep it, log it, change nothing.
     Unrecognised,
 }

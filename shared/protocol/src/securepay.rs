@@ -18,14 +18,19 @@ pub const WX_PAYMENT_KEYS: [&str; 5] = ["timeStamp", "nonceStr", "package", "sig
 /// Why an inner SecurePay document could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MessageError {
+    /// The outer envelope failed (encoding, signature or version), so the payload was never read.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// The signed payload is not a message document quick-xml can read; carries the reason.
     #[error("payload is not a readable XML message: {0}")]
     NotXml(String),
+    /// A field the caller needs (named) is empty or absent, such as `miniProgramData/wechat` after respCode 32.
     #[error("message has no {0}")]
     MissingField(&'static str),
+    /// `miniProgramData/wechat` is not a JSON object, so there is nothing to hand to `wx.requestPayment`.
     #[error("miniProgramData/wechat is not a JSON object")]
     WechatNotJson,
+    /// One of the five `wx.requestPayment` keys (named) is absent or not a string, so the payment cannot start.
     #[error("miniProgramData/wechat has no string {0}")]
     WechatKeyMissing(&'static str),
 }
@@ -33,14 +38,18 @@ pub enum MessageError {
 /// `miniProgramData/wechat` in a request: who pays, in which mini program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WechatPayer {
+    /// The mini program's appID, the same one `jscode2session` was called with.
     #[serde(rename = "appID", default)]
     pub app_id: String,
+    /// The payer's openid under that appID, as `jscode2session` returned it.
     #[serde(rename = "openID", default)]
     pub open_id: String,
 }
 
+/// The `<miniProgramData>` element 2C2P nests the payer in; it exists to give the XML its shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestMiniProgramData {
+    /// The payer, written as `<wechat><appID/><openID/></wechat>`.
     pub wechat: WechatPayer,
 }
 
@@ -50,6 +59,7 @@ pub struct RequestMiniProgramData {
 pub struct PaymentRequest {
     /// ddMMyyHHmmss.
     pub time_stamp: String,
+    /// Our 2C2P merchant ID; the secret key that signs the envelope belongs to it.
     #[serde(rename = "merchantID")]
     pub merchant_id: String,
     /// The attempt's invoice number: at most 20 letters and digits.
@@ -60,37 +70,54 @@ pub struct PaymentRequest {
     pub amt: String,
     /// ISO 4217 numeric, 3 digits.
     pub currency_code: String,
+    /// A card field of 2C2P's list, left out for WCMINI; read when a sender includes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pan_country: Option<String>,
+    /// Another card field, left out for WCMINI; read when a sender includes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cardholder_name: Option<String>,
+    /// The 2C2P channel to use: [`WCMINI`], which makes 2C2P answer with `wx.requestPayment` parameters.
     pub payment_channel: String,
+    /// Free text 2C2P echoes back; the backend puts the order id here so 2C2P's reports show it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined1: Option<String>,
+    /// Free text 2C2P echoes back, like `userDefined1`; unused by this backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined2: Option<String>,
+    /// Free text 2C2P echoes back, like `userDefined1`; unused by this backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined3: Option<String>,
+    /// Free text 2C2P echoes back, like `userDefined1`; unused by this backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined4: Option<String>,
+    /// Free text 2C2P echoes back, like `userDefined1`; unused by this backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined5: Option<String>,
     /// yyyy-MM-dd HH:mm:ss, when 2C2P should stop accepting the payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_expiry: Option<String>,
+    /// Who pays, in which mini program: what lets 2C2P create the WeChat order for this user.
     pub mini_program_data: RequestMiniProgramData,
 }
 
 /// The fields every WCMINI request needs; the rest start empty and are set by name.
 #[derive(Debug, Clone, Copy)]
 pub struct WcminiFields<'a> {
+    /// The moment of the request, formatted ddMMyyHHmmss for `timeStamp`.
     pub time_stamp: &'a str,
+    /// Our 2C2P merchant ID, for `merchantID`.
     pub merchant_id: &'a str,
+    /// The attempt's invoice number, sent as `uniqueTransactionCode`: notifications and inquiries find it by that.
     pub invoice_no: &'a str,
+    /// The order description, already cleaned by [`crate::description::clean_description`].
     pub desc: &'a str,
+    /// The amount as 12 digits of minor units, from [`crate::money::to_pgw_amt`].
     pub amt: &'a str,
+    /// The currency's ISO 4217 numeric code, as [`crate::money::Currency::numeric`] holds it.
     pub currency_code: &'a str,
+    /// The mini program's appID, the one the user logged in with.
     pub app_id: &'a str,
+    /// The payer's openid, from `jscode2session` for that appID.
     pub open_id: &'a str,
 }
 
@@ -150,6 +177,8 @@ impl PaymentRequest {
 /// `miniProgramData` in a response: the `wx.requestPayment` object as a JSON string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseMiniProgramData {
+    /// The `wx.requestPayment` object as JSON text (escaped or CDATA in the XML); read it with
+    /// [`PaymentResponse::wechat_payment`].
     #[serde(default)]
     pub wechat: String,
 }
@@ -160,44 +189,81 @@ pub struct ResponseMiniProgramData {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename = "PaymentResponse", rename_all = "camelCase", default)]
 pub struct PaymentResponse {
+    /// When 2C2P produced the message, ddMMyyHHmmss; informational.
     pub time_stamp: String,
+    /// The merchant the message is for; a notification for another merchant is refused.
     #[serde(rename = "merchantID")]
     pub merchant_id: String,
+    /// The result code (`32`, `00`/`000`, `001`, `99`, ...), read with `status` by [`crate::outcome::classify`].
     pub resp_code: String,
+    /// Masked card number, for card channels; nothing we act on for WCMINI.
     pub pan: String,
+    /// The amount as 12 digits of minor units; read with [`crate::money::from_pgw_amt`] to check it against the order.
     pub amt: String,
+    /// The invoice number we sent, which ties a notification to its attempt.
     pub unique_transaction_code: String,
+    /// 2C2P's own transaction reference, for tracing a payment with 2C2P.
     pub tran_ref: String,
+    /// The acquirer's approval code once paid; for tracing, not acted on.
     pub approval_code: String,
+    /// A further reference from 2C2P or the acquirer; for tracing, not acted on.
     pub ref_number: String,
+    /// 3-D Secure ECI of a card payment; nothing we act on for WCMINI.
     pub eci: String,
+    /// When the transaction happened, in 2C2P's own format; informational.
     pub date_time: String,
+    /// The transaction status (`A`, `AP`, `F`, ...), which refines respCode in [`crate::outcome::classify`].
     pub status: String,
+    /// 2C2P's reason for a failure (a field of the wrong length, say), kept as the attempt's failure text.
     pub fail_reason: String,
+    /// Echo of the request's `userDefined1`: the order id the backend put there.
     pub user_defined1: String,
+    /// Echo of the request's `userDefined2`; unused by this backend.
     pub user_defined2: String,
+    /// Echo of the request's `userDefined3`; unused by this backend.
     pub user_defined3: String,
+    /// Echo of the request's `userDefined4`; unused by this backend.
     pub user_defined4: String,
+    /// Echo of the request's `userDefined5`; unused by this backend.
     pub user_defined5: String,
+    /// Instalment (IPP) period of a card instalment plan; unused by this backend.
     pub ipp_period: String,
+    /// Instalment (IPP) interest type; unused by this backend.
     pub ipp_interest_type: String,
+    /// Instalment (IPP) interest rate; unused by this backend.
     pub ipp_interest_rate: String,
+    /// Share of instalment interest the merchant absorbs; unused by this backend.
     pub ipp_merchant_absorb_rate: String,
+    /// The channel the money actually came through, as 2C2P names it; informational.
     pub paid_channel: String,
+    /// Who collected the money (a bank or wallet), as 2C2P names it; informational.
     pub paid_agent: String,
+    /// The channel the request asked for (`WCMINI`), echoed back.
     pub payment_channel: String,
+    /// 2C2P's internal invoice number for the transaction; informational.
     pub backend_invoice: String,
+    /// The card issuer's country code; informational.
     pub issuer_country: String,
+    /// The card issuer's country as an ISO 3166 alpha-3 code; informational.
     pub issuer_country_a3: String,
+    /// The issuing bank's name, for card payments; informational.
     pub bank_name: String,
+    /// The kind of card used, for card payments; informational.
     pub card_type: String,
+    /// The processor 2C2P routed the payment through; informational.
     pub process_by: String,
+    /// The scheme (card brand or wallet) that carried the payment, as 2C2P reports it; informational.
     pub payment_scheme: String,
+    /// Id of the FX rate quote when the payment was converted; unused by this backend.
     #[serde(rename = "rateQuoteID")]
     pub rate_quote_id: String,
+    /// The amount before a currency conversion, when there was one; unused by this backend.
     pub original_amount: String,
+    /// The conversion rate applied, when there was one; unused by this backend.
     pub fx_rate: String,
+    /// ISO 4217 numeric currency of `amt`; 2C2P may leave it empty.
     pub currency_code: String,
+    /// The `wx.requestPayment` parameters that come with respCode 32; `None` when the element is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mini_program_data: Option<ResponseMiniProgramData>,
 }

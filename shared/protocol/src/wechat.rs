@@ -10,6 +10,7 @@ use thiserror::Error;
 pub struct SessionKey(String);
 
 impl SessionKey {
+    /// The raw key, for the rare code that must use it; the name makes every such read visible in review.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -24,27 +25,41 @@ impl fmt::Debug for SessionKey {
 /// A successful login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code2Session {
+    /// The user's stable id within this mini program; what 2C2P's `openID` must carry for the payment.
     pub openid: String,
     /// Present when the mini program is bound to a WeChat Open Platform account.
     pub unionid: Option<String>,
+    /// Key for decrypting the user's data sent by WeChat; must never leave the backend.
     pub session_key: SessionKey,
 }
 
 /// A refused login, one variant per documented errcode.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Code2SessionError {
+    /// errcode -1: a transient failure on WeChat's side; worth retrying later.
     #[error("WeChat is busy (errcode -1)")]
     SystemBusy,
+    /// errcode 40029 (invalid) or 40163 (already used), whichever came: the mini program must `wx.login` again.
     #[error("WeChat says the login code is invalid or already used (errcode {0})")]
     InvalidCode(i64),
+    /// errcode 40226: WeChat refuses this user as high-risk; retrying will not help.
     #[error("WeChat blocked the login of a high-risk user (errcode 40226)")]
     HighRiskBlocked,
+    /// errcode 45011: more than 100 logins a minute for this user; wait before trying again.
     #[error("WeChat rate limit reached (errcode 45011)")]
     RateLimited,
+    /// Any other errcode (40013, an invalid appid, for one), kept whole for the log.
     #[error("WeChat answered errcode {errcode}")]
-    Other { errcode: i64, errmsg: String },
+    Other {
+        /// The errcode as sent, to look up in WeChat's error list.
+        errcode: i64,
+        /// WeChat's own explanation (empty when it sent none); for the log only.
+        errmsg: String,
+    },
+    /// The body is not JSON of WeChat's shape (a gateway's HTML error page, or a non-numeric errcode).
     #[error("WeChat answered something that is not JSON")]
     NotJson,
+    /// WeChat reported success without a usable openid, so there is no user to log in.
     #[error("WeChat answered without an openid")]
     MissingOpenid,
 }

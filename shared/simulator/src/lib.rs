@@ -38,6 +38,8 @@
 //! - the user's confirmation (`/sandbox/pay`) produces respCode `000`/status `A`/"Approved", or respCode
 //!   `99`/status `F`/"Payment was declined".
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -66,10 +68,15 @@ pub use wechat::{openid_for, unionid_for};
 /// Who the simulated services believe they are talking to: one merchant, one mini program.
 #[derive(Clone)]
 pub struct SimulatorConfig {
+    /// The only merchantID the simulated 2C2P accepts, and the one its answers and notifications carry.
     pub merchant_id: String,
+    /// The 2C2P secret key: signs every envelope and inquiry hashValue, and must verify what the backend sends.
     pub secret_key: String,
+    /// The only appid (and SecurePay `appID`) accepted, so a backend sending the wrong mini program is caught.
     pub app_id: String,
+    /// The AppSecret `jscode2session` must be called with; any other gets errcode 40125.
     pub app_secret: String,
+    /// Where notifications go until [`Simulator::set_notify_url`] changes it.
     pub notify_url: String,
 }
 
@@ -112,15 +119,19 @@ pub enum Fault {
 /// What the user does in the simulated WeChat payment sheet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayResult {
+    /// The user confirms: 2C2P notifies respCode `000`, status `A`, and the order becomes paid.
     Success,
+    /// The user declines: 2C2P notifies respCode `99`, status `F`; an already paid order stays paid.
     Fail,
 }
 
 /// Why a sandbox payment could not be played.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SimError {
+    /// Neither an invoiceNo nor a prepay_id of any created attempt matches the key (`/sandbox/pay` answers 404).
     #[error("no attempt has invoiceNo or prepay_id {0}")]
     UnknownKey(String),
+    /// The result was recorded, but the post got no HTTP answer (refused, timed out): `/sandbox/pay` answers 502.
     #[error("the notification could not be posted to the notify URL: {0}")]
     NotifyFailed(String),
 }
@@ -258,6 +269,7 @@ pub(crate) fn error_json(status: StatusCode, code: &str, message: &str) -> Respo
 }
 
 impl Simulator {
+    /// Fresh simulated services with no payments, no faults and counters at zero.
     pub fn new(config: SimulatorConfig) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))

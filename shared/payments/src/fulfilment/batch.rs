@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::OrderEvent;
 use super::image::{ImageError, event_from_images};
 use super::publisher::{EntryOutcome, EventPublisher, MAX_ENTRIES, PublishError};
+use crate::metrics::{Metrics, Unit, names};
 use crate::store::dynamo::Item;
 
 /// Time kept back from the Lambda deadline for answering the failed records: an invocation cut off
@@ -52,6 +53,19 @@ pub struct BatchOutcome {
     /// Events the bus accepted (some may be repeated when the failed records are retried).
     pub published: usize,
     pub failure: Option<BatchFailure>,
+}
+
+impl BatchOutcome {
+    /// Counts the records reported failed (`EventsFailed`): many batches in a row mean EventBridge
+    /// refuses our events. Nothing is written for a batch that went through.
+    pub fn count_failed(&self, metrics: &Metrics) {
+        if self.failed.is_empty() {
+            return;
+        }
+        let error = self.failure.as_ref().map(ToString::to_string).unwrap_or_default();
+        let count = u64::try_from(self.failed.len()).unwrap_or(u64::MAX);
+        metrics.emit(names::EVENTS_FAILED, Unit::Count, &[], count, &[("error", error.as_str())]);
+    }
 }
 
 /// Publishes the events of one stream batch, in stream order, and says which records to retry.
@@ -232,6 +246,22 @@ mod tests {
         assert_eq!(outcome.failure, Some(BatchFailure::Refused { item: "1".into(), code: "InternalFailure".into() }));
         assert_eq!(outcome.published, 1, "B-1 went out in the same call");
         assert_eq!(publisher.calls().len(), 1, "A-1's payment waits for its pending event");
+    }
+
+    #[tokio::test]
+    async fn the_records_reported_failed_are_counted() {
+        let metrics = Metrics::capture(crate::metrics::service::EVENTS);
+        let publisher = Counting::default();
+        publish_stream_batch(&publisher, &life(), SOURCE, soon()).await.count_failed(&metrics);
+        assert!(metrics.lines().is_empty(), "a batch that went through counts nothing");
+        publisher.inner.fail_next(1);
+        publish_stream_batch(&publisher, &life(), SOURCE, soon()).await.count_failed(&metrics);
+        let lines = metrics.lines();
+        assert_eq!(lines.len(), 1);
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(line["EventsFailed"], 4);
+        assert_eq!(line["Service"], "events");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Service"]]));
     }
 
     #[tokio::test]

@@ -7,31 +7,44 @@ use serde_json::json;
 use crate::api::{self, ApiError};
 use crate::clock::Clock;
 use crate::config::NotifyConfig;
+use crate::metrics::{MeteredStore, Metrics, reason, service};
 use crate::store::OrderStore;
 use crate::upstream::PgwKeys;
 use crate::usecases::notification::{NotificationError, receive_notification};
 
 /// What `notify` needs, built once at start.
 pub struct NotifyHandler<S> {
-    store: S,
+    /// Its failures count `StoreFailures`.
+    store: MeteredStore<S>,
     merchant_id: String,
     keys: PgwKeys,
     clock: Clock,
+    metrics: Metrics,
 }
 
 impl<S: OrderStore> NotifyHandler<S> {
+    /// Metrics go to stdout as the `notify` service; [`Self::with_metrics`] sends them elsewhere.
     pub fn new(config: &NotifyConfig, store: S, clock: Clock) -> Self {
+        let metrics = Metrics::for_service(service::NOTIFY);
         Self {
-            store,
+            store: MeteredStore::new(store, metrics.clone()),
             merchant_id: config.merchant_id.clone(),
             keys: PgwKeys::new(config.pgw_secret_key.clone(), config.pgw_secret_key_previous.clone()),
             clock,
+            metrics,
         }
+    }
+
+    /// The same handler counting into `metrics` (a capture in tests, or [`Metrics::off`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.store.set_metrics(metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     /// The store, for the sandbox and tests.
     pub fn store(&self) -> &S {
-        &self.store
+        self.store.inner()
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -40,8 +53,10 @@ impl<S: OrderStore> NotifyHandler<S> {
 
     async fn receive(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let deadline = api::deadline(request);
-        let body = api::body_bytes(request)?;
-        receive_notification(&self.store, &self.merchant_id, &self.keys, body, &self.clock, &deadline).await?;
+        // An oversized body is no notification of 2C2P's.
+        let body = api::body_bytes(request).inspect_err(|_| self.metrics.notification_refused(reason::MALFORMED))?;
+        let (store, clock) = (&self.store, &self.clock);
+        receive_notification(store, &self.merchant_id, &self.keys, body, clock, &deadline, &self.metrics).await?;
         Ok(api::json_response(StatusCode::OK, &json!({"received": true})))
     }
 }

@@ -7,8 +7,10 @@ use serde::Serialize;
 use crate::api::{self, ApiError};
 use crate::clock::Clock;
 use crate::config::OpenidConfig;
+use crate::metrics::{Metrics, Unit, names, service};
 use crate::session::SessionTokens;
-use crate::upstream::{UpstreamError, WECHAT, WechatClient};
+use crate::upstream::{LoginError, UpstreamError, WECHAT, WechatClient};
+use protocol::wechat::Code2SessionError;
 
 /// The answer of `POST /openid`.
 #[derive(Serialize)]
@@ -27,9 +29,11 @@ pub struct OpenidHandler {
     wechat: WechatClient,
     tokens: SessionTokens,
     clock: Clock,
+    metrics: Metrics,
 }
 
 impl OpenidHandler {
+    /// Metrics go to stdout as the `openid` service; [`Self::with_metrics`] sends them elsewhere.
     pub fn new(config: &OpenidConfig, http: reqwest::Client, clock: Clock) -> Self {
         Self {
             wechat: WechatClient::new(
@@ -40,7 +44,14 @@ impl OpenidHandler {
             ),
             tokens: SessionTokens::new(&config.session_secret, config.session_ttl_seconds),
             clock,
+            metrics: Metrics::for_service(service::OPENID),
         }
+    }
+
+    /// The same handler counting into `metrics` (a capture in tests, or [`Metrics::off`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -53,7 +64,8 @@ impl OpenidHandler {
         let deadline = api::deadline(request);
         let session = deadline
             .run(std::time::Duration::ZERO, self.wechat.code2session(code), || UpstreamError::Timeout(WECHAT).into())
-            .await?;
+            .await
+            .inspect_err(|error| self.count_failure(error))?;
         let issued = self
             .tokens
             .issue(&session.openid, self.clock.now())
@@ -65,5 +77,20 @@ impl OpenidHandler {
             expires_in: issued.expires_in,
         };
         Ok(api::json_response(StatusCode::OK, &view))
+    }
+
+    /// WeChat's failures are counted; its refusals of a code or a user are the user's, and are not.
+    fn count_failure(&self, error: &LoginError) {
+        match error {
+            LoginError::Upstream(upstream) => self.metrics.upstream_failure(upstream),
+            LoginError::Refused(
+                Code2SessionError::InvalidCode(_) | Code2SessionError::HighRiskBlocked | Code2SessionError::RateLimited,
+            ) => {}
+            LoginError::Refused(refused) => {
+                let error = refused.to_string();
+                let notes = [("error", error.as_str())];
+                self.metrics.emit(names::UPSTREAM_ERRORS, Unit::Count, &[("Upstream", WECHAT)], 1, &notes);
+            }
+        }
     }
 }

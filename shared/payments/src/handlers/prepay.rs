@@ -9,6 +9,7 @@ use crate::api::{self, ApiError};
 use crate::clock::Clock;
 use crate::config::PrepayConfig;
 use crate::ids::{OpenId, OrderId};
+use crate::metrics::{MeteredStore, Metrics, service};
 use crate::order::OrderTerms;
 use crate::order_token::{OrderTokenError, OrderTokens};
 use crate::session::SessionTokens;
@@ -23,24 +24,28 @@ const ORDER_FIELDS: [&str; 4] = ["orderId", "amount", "currency", "description"]
 
 /// What `prepay` needs, built once at start.
 pub struct PrepayHandler<S> {
-    prepay: Prepay<S>,
+    /// Its store's failures count `StoreFailures`.
+    prepay: Prepay<MeteredStore<S>>,
     sessions: SessionTokens,
     order_tokens: Option<OrderTokens>,
     client_pricing: bool,
 }
 
 impl<S: OrderStore> PrepayHandler<S> {
+    /// Metrics go to stdout as the `prepay` service; [`Self::with_metrics`] sends them elsewhere.
     pub fn new(config: &PrepayConfig, store: S, http: reqwest::Client, clock: Clock) -> Self {
         let keys = PgwKeys::new(config.pgw_secret_key.clone(), config.pgw_secret_key_previous.clone());
+        let metrics = Metrics::for_service(service::PREPAY);
         Self {
             prepay: Prepay {
-                store,
+                store: MeteredStore::new(store, metrics.clone()),
                 pgw: PgwClient::new(http, &config.pgw_payment_url, &config.pgw_action_url, &config.merchant_id, keys),
                 clock,
                 merchant_id: config.merchant_id.clone(),
                 app_id: config.wechat_app_id.clone(),
                 payment_ttl_seconds: config.payment_ttl_seconds,
                 first_inquiry_after: config.reconcile_after_seconds,
+                metrics,
             },
             sessions: SessionTokens::with_previous(&config.session_secret, config.session_secret_previous.as_ref(), 0),
             order_tokens: config
@@ -51,9 +56,16 @@ impl<S: OrderStore> PrepayHandler<S> {
         }
     }
 
+    /// The same handler counting into `metrics` (a capture in tests, or [`Metrics::off`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.prepay.store.set_metrics(metrics.clone());
+        self.prepay.metrics = metrics;
+        self
+    }
+
     /// The store, for the sandbox and tests.
     pub fn store(&self) -> &S {
-        &self.prepay.store
+        self.prepay.store.inner()
     }
 
     /// The same handler with client pricing on or off (the sandbox's "let the client choose" switch).
@@ -120,7 +132,7 @@ impl<S: OrderStore> PrepayHandler<S> {
         let raw = request.path_parameters_ref().and_then(|p| p.first("orderId")).unwrap_or_default();
         let order_id = OrderId::parse(raw).map_err(|e| ApiError::InvalidRequest(format!("{e}.")))?;
         let p = &self.prepay;
-        let order = read_order(&p.store, &p.pgw, &p.clock, &openid, &order_id, &deadline).await?;
+        let order = read_order(&p.store, &p.pgw, &p.clock, &openid, &order_id, &deadline, &p.metrics).await?;
         let order = order.ok_or(ApiError::NotFound)?;
         Ok(api::json_response(StatusCode::OK, &OrderView::at(&order, p.clock.now())))
     }

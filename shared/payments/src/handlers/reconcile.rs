@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::ReconcileConfig;
 use crate::deadline::Deadline;
 use crate::ids::OrderId;
+use crate::metrics::{MeteredStore, Metrics, service};
 use crate::store::OrderStore;
 use crate::upstream::{PgwClient, PgwKeys};
 use crate::usecases::reconcile::{Reconciler, Summary};
@@ -24,24 +25,36 @@ pub enum ReconcileError {
 
 /// What `reconcile` needs, built once at start.
 pub struct ReconcileHandler<S> {
-    store: S,
+    /// Its failures count `StoreFailures`.
+    store: MeteredStore<S>,
     pgw: PgwClient,
     clock: Clock,
     first_inquiry_after: i64,
     batch: usize,
+    metrics: Metrics,
 }
 
 impl<S: OrderStore> ReconcileHandler<S> {
+    /// Metrics go to stdout as the `reconcile` service; [`Self::with_metrics`] sends them elsewhere.
     pub fn new(config: &ReconcileConfig, store: S, http: reqwest::Client, clock: Clock) -> Self {
         let keys = PgwKeys::new(config.pgw_secret_key.clone(), config.pgw_secret_key_previous.clone());
+        let metrics = Metrics::for_service(service::RECONCILE);
         Self {
-            store,
+            store: MeteredStore::new(store, metrics.clone()),
             // Reconciliation never creates payments: no SecurePay URL is needed.
             pgw: PgwClient::new(http, "", &config.pgw_action_url, &config.merchant_id, keys),
             clock,
             first_inquiry_after: config.reconcile_after_seconds,
             batch: config.reconcile_batch,
+            metrics,
         }
+    }
+
+    /// The same handler counting into `metrics` (a capture in tests, or [`Metrics::off`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.store.set_metrics(metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     /// Runs one reconciliation for `event` within the Lambda context's deadline (epoch milliseconds).
@@ -57,6 +70,7 @@ impl<S: OrderStore> ReconcileHandler<S> {
             pgw: &self.pgw,
             clock: &self.clock,
             first_inquiry_after: self.first_inquiry_after,
+            metrics: self.metrics.clone(),
         };
         match event.get("orderId") {
             None | Some(Value::Null) => Ok(reconciler.run_due(self.batch, deadline).await?),

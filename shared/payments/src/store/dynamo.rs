@@ -7,6 +7,10 @@
 //! | notification | `INVOICE#{invoiceNo}` (`UNREADABLE` when unreadable) | `NOTIFY#{fingerprint}` |
 //! | inquiry answer | `INVOICE#{invoiceNo}` | `INQUIRY#{fingerprint}` |
 //!
+//! | resolution of a review (operators) | `ORDER#{orderId}` | `RESOLUTION#{version}` |
+//!
+//! An order in review carries `reviewKey` (the sparse index `review`), and every attempt carries
+//! `orderKey` (`ORDER#{orderId}`, the index `attempts`): operators find them through those.
 //! An attempt due for reconciliation also carries `dueShard` (`DUE#0`..`DUE#15`) and `dueAt`, the keys of
 //! the sparse global index `due`; it loses both once nothing about it can change.
 //!
@@ -25,6 +29,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 
+use super::operations::{
+    self, ATTEMPTS_INDEX, Operations, REVIEW_INDEX, REVIEW_KEY, Resolution, ResolveError, ReviewOutcome,
+};
 use super::{AuditTrail, Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError, due_shard};
 use crate::ids::{InvoiceNo, OpenId, OrderId};
 use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, StoredStatus, UnixSeconds};
@@ -36,6 +43,8 @@ const ATTEMPT_SK: &str = "ATTEMPT";
 const NOTIFY_PREFIX: &str = "NOTIFY#";
 const INQUIRY_PREFIX: &str = "INQUIRY#";
 const UNREADABLE_PK: &str = "UNREADABLE";
+/// A person's resolution of a review, kept beside its order (`ORDER#{orderId}`), one per resolution.
+const RESOLUTION_PREFIX: &str = "RESOLUTION#";
 /// The reconciliation index (see template.yaml).
 pub const DUE_INDEX: &str = "due";
 /// Claims a key: the put succeeds only if no item has it yet.
@@ -330,6 +339,126 @@ impl AuditTrail for DynamoStore {
     }
 }
 
+impl Operations for DynamoStore {
+    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Order>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        while found.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(REVIEW_INDEX)
+                .key_condition_expression("reviewKey = :review")
+                .expression_attribute_values(":review", s(REVIEW_KEY))
+                .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items() {
+                found.push(order_from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// The index holds keys only (it would otherwise be rewritten at every reschedule), so each
+    /// attempt is then read from the table itself, strongly consistent.
+    async fn attempts_of(&self, order_id: &OrderId) -> Result<Vec<Attempt>, StoreError> {
+        let mut invoices = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ATTEMPTS_INDEX)
+                .key_condition_expression("orderKey = :order")
+                .expression_attribute_values(":order", s(order_pk(order_id)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items() {
+                let r = Reader::new(item);
+                let pk = r.req_s("pk")?;
+                let text = pk.strip_prefix("INVOICE#").ok_or_else(|| r.corrupt("pk is not an invoice's".to_owned()))?;
+                invoices.push(r.parse_invoice("pk", text)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        let mut attempts = Vec::new();
+        for invoice_no in &invoices {
+            if let Some(attempt) = self.get_attempt(invoice_no).await? {
+                attempts.push(attempt);
+            }
+        }
+        attempts.sort_by(|a, b| (a.created_at, &a.invoice_no).cmp(&(b.created_at, &b.invoice_no)));
+        Ok(attempts)
+    }
+
+    /// The order (with `resolution` and `resolvedAt` beside it, which the domain does not read) and
+    /// the resolution record, in one transaction conditional on the version and status read.
+    async fn resolve_review(
+        &self,
+        read: &Order,
+        to: ReviewOutcome,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> Result<(Order, Resolution), ResolveError> {
+        let (next, resolution) = operations::resolved(read, to, reason, now)?;
+        let mut order = self.put_order_if_unchanged(&next, read)?;
+        order.item.insert("resolution".to_owned(), s(&resolution.reason));
+        order.item.insert("resolvedAt".to_owned(), n(now));
+        let record = self.put_new_item(resolution_to_item(&resolution))?;
+        self.transact(vec![
+            TransactWriteItem::builder().put(order).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ])
+        .await?;
+        Ok((next, resolution))
+    }
+
+    async fn resolutions_of(&self, order_id: &OrderId) -> Result<Vec<Resolution>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#sk", "sk")
+                .expression_attribute_values(":pk", s(order_pk(order_id)))
+                .expression_attribute_values(":prefix", s(RESOLUTION_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items() {
+                found.push(resolution_from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        found.sort_by_key(|r| r.version);
+        Ok(found)
+    }
+}
+
 /// A transaction fails as a whole; a failed condition on any of its items is a failed condition, and
 /// so is a conflict with another transaction on the same items (the caller re-reads either way).
 fn transaction_error<R>(error: SdkError<TransactWriteItemsError, R>) -> StoreError {
@@ -438,6 +567,8 @@ fn order_to_item(order: &Order) -> Item {
     put_opt(&mut out, "failReason", order.fail_reason.as_deref().map(s));
     put_opt(&mut out, "reviewReason", order.review_reason.as_deref().map(s));
     put_opt(&mut out, "paidAt", order.paid_at.map(n));
+    // Only while in review: the sparse `review` index lists them for operators (one partition: reviews are rare).
+    put_opt(&mut out, "reviewKey", (order.status == StoredStatus::Review).then(|| s(REVIEW_KEY)));
     out
 }
 
@@ -476,6 +607,8 @@ fn attempt_to_item(attempt: &Attempt) -> Item {
         ("sk", s(ATTEMPT_SK)),
         ("invoiceNo", s(attempt.invoice_no.as_str())),
         ("orderId", s(attempt.order_id.as_str())),
+        // The `attempts` index: an order's attempts, for operators.
+        ("orderKey", s(order_pk(&attempt.order_id))),
         ("openid", s(attempt.openid.as_str())),
         ("amountMinor", n(attempt.amount.get())),
         ("currency", s(attempt.currency.code)),
@@ -507,6 +640,34 @@ fn attempt_from_item(item: &Item) -> Result<Attempt, StoreError> {
         due_at: r.opt_n("dueAt")?,
         inquiries: r.opt_n("inquiries")?.unwrap_or(0),
         last_inquiry_at: r.opt_n("lastInquiryAt")?,
+    })
+}
+
+/// The version, zero-padded, keeps an order's resolutions in key order and makes each key unique.
+fn resolution_to_item(resolution: &Resolution) -> Item {
+    let mut out = item([
+        ("pk", s(order_pk(&resolution.order_id))),
+        ("sk", s(format!("{RESOLUTION_PREFIX}{:020}", resolution.version))),
+        ("orderId", s(resolution.order_id.as_str())),
+        ("to", s(resolution.to.as_str())),
+        ("reason", s(&resolution.reason)),
+        ("resolvedAt", n(resolution.resolved_at)),
+        ("version", n(resolution.version)),
+    ]);
+    put_opt(&mut out, "reviewReason", resolution.review_reason.as_deref().map(s));
+    out
+}
+
+fn resolution_from_item(item: &Item) -> Result<Resolution, StoreError> {
+    let r = Reader::new(item);
+    let to = r.req_s("to")?;
+    Ok(Resolution {
+        order_id: r.order_id()?,
+        to: ReviewOutcome::parse(&to).ok_or_else(|| r.corrupt(format!("to {to:?} is not paid or failed")))?,
+        reason: r.req_s("reason")?,
+        resolved_at: r.req_n("resolvedAt")?,
+        review_reason: r.opt_s("reviewReason")?,
+        version: r.req_n("version")?,
     })
 }
 
@@ -803,6 +964,24 @@ mod tests {
         let mut zero = item;
         zero.insert("amountMinor".into(), n(0));
         assert!(corrupt_reason(attempt_from_item(&zero), "INVOICE#INV1/ATTEMPT").starts_with("amountMinor: "));
+    }
+
+    #[test]
+    fn operators_find_reviews_and_attempts_through_their_index_keys() {
+        assert_eq!(order_to_item(&full_order()).get("reviewKey"), Some(&s(REVIEW_KEY)), "in review: indexed");
+        assert!(!order_to_item(&bare_order()).contains_key("reviewKey"), "not in review: not in the index");
+        assert_eq!(attempt_to_item(&attempt()).get("orderKey"), Some(&s("ORDER#A-1")));
+        let resolution = Resolution {
+            order_id: OrderId::parse("A-1").expect("id"),
+            to: ReviewOutcome::Failed,
+            reason: "refunded".into(),
+            resolved_at: 9,
+            review_reason: Some("double payment".into()),
+            version: 8,
+        };
+        let item = resolution_to_item(&resolution);
+        assert_eq!(item.get("sk"), Some(&s("RESOLUTION#00000000000000000008")));
+        assert_eq!(resolution_from_item(&item), Ok(resolution));
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::operations::{self, Operations, Resolution, ResolveError, ReviewOutcome};
 use super::{AuditTrail, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError};
 use crate::ids::{InvoiceNo, OrderId};
-use crate::order::{Attempt, Order, UnixSeconds};
+use crate::order::{Attempt, Order, StoredStatus, UnixSeconds};
 
 /// What `fail_writes(true)` makes every write answer.
 const INJECTED: &str = "injected failure";
@@ -30,6 +31,8 @@ struct Tables {
     evidence: Vec<EvidenceRecord>,
     /// Order changes not yet taken by [`MemoryStore::take_order_changes`].
     changes: Vec<OrderChange>,
+    /// Every review resolved by a person, in the order they were made.
+    resolutions: Vec<Resolution>,
 }
 
 /// Orders, attempts and evidence in mutex-guarded maps; the lock is never held across an await.
@@ -235,5 +238,52 @@ impl AuditTrail for MemoryStore {
             Ok(found)
         })
         .await
+    }
+}
+
+/// Memory has no indexes: the operator queries look through the maps.
+impl Operations for MemoryStore {
+    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.read(|t| {
+            let mut found: Vec<Order> =
+                t.orders.values().filter(|o| o.status == StoredStatus::Review).cloned().collect();
+            found.sort_by(|a, b| (a.updated_at, &a.order_id).cmp(&(b.updated_at, &b.order_id)));
+            found.truncate(limit);
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn attempts_of(&self, order_id: &OrderId) -> Result<Vec<Attempt>, StoreError> {
+        self.read(|t| {
+            let mut found: Vec<Attempt> = t.attempts.values().filter(|a| a.order_id == *order_id).cloned().collect();
+            found.sort_by(|a, b| (a.created_at, &a.invoice_no).cmp(&(b.created_at, &b.invoice_no)));
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn resolve_review(
+        &self,
+        read: &Order,
+        to: ReviewOutcome,
+        reason: &str,
+        now: UnixSeconds,
+    ) -> Result<(Order, Resolution), ResolveError> {
+        let (next, resolution) = operations::resolved(read, to, reason, now)?;
+        self.write(|t| {
+            if !t.is_unchanged(read) {
+                return Err(StoreError::ConditionFailed);
+            }
+            t.put_order(&next);
+            t.resolutions.push(resolution.clone());
+            Ok(())
+        })
+        .await?;
+        Ok((next, resolution))
+    }
+
+    async fn resolutions_of(&self, order_id: &OrderId) -> Result<Vec<Resolution>, StoreError> {
+        self.read(|t| Ok(t.resolutions.iter().filter(|r| r.order_id == *order_id).cloned().collect())).await
     }
 }

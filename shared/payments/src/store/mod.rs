@@ -15,10 +15,12 @@ use crate::order::{Attempt, Order, UnixSeconds};
 pub mod dynamo;
 mod evidence;
 pub mod memory;
+pub mod operations;
 
 pub use dynamo::DynamoStore;
 pub use evidence::{Classification, EvidenceKind, EvidenceRecord, ReportedFields, fingerprint};
 pub use memory::MemoryStore;
+pub use operations::{Operations, Resolution, ResolveError, ReviewOutcome};
 
 /// Why the store could not do what was asked. A failed condition is not an outage.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::deadline::Deadline;
+use crate::metrics::Metrics;
 use crate::order::{Attempt, Effect, Evidence, Order, StoredStatus};
 use crate::store::{OrderStore, StoreError};
 
@@ -35,7 +36,8 @@ impl Applied {
 /// Applies verified evidence about `attempt` to its order: read, decide, conditional write, and on a
 /// lost race read again. Final evidence also takes the attempt out of the reconciliation index (in
 /// the same transaction when the order moves). Every store call is bounded by `deadline`, leaving
-/// `reserve` for what the caller still has to do.
+/// `reserve` for what the caller still has to do. A move to paid or review is counted in `metrics`,
+/// here, so that every path that brings evidence counts it once.
 pub async fn apply_evidence<S: OrderStore>(
     store: &S,
     attempt: &Attempt,
@@ -43,6 +45,7 @@ pub async fn apply_evidence<S: OrderStore>(
     clock: &Clock,
     deadline: &Deadline,
     reserve: Duration,
+    metrics: &Metrics,
 ) -> Result<Applied, StoreError> {
     let settled = attempt.settled();
     for _ in 0..MAX_TRANSITION_TRIES {
@@ -75,6 +78,7 @@ pub async fn apply_evidence<S: OrderStore>(
                             to = next.status.as_str(),
                             "order moved"
                         );
+                        metrics.order_moved(order.status, &next, &attempt.invoice_no);
                         return Ok(Applied::Moved { from: order.status, order: next });
                     }
                     Err(StoreError::ConditionFailed) => continue,

@@ -10,6 +10,7 @@ use thiserror::Error;
 use super::apply::{Applied, apply_evidence};
 use crate::clock::Clock;
 use crate::deadline::Deadline;
+use crate::metrics::Metrics;
 use crate::order::{Attempt, Evidence, NOT_ANSWERED, REFUND_STATUS, STILL_PENDING, UNRECOGNISED, Verdict};
 use crate::store::{Classification, EvidenceKind, EvidenceRecord, OrderStore, ReportedFields, StoreError};
 use crate::upstream::{PGW, PgwClient, UpstreamError};
@@ -31,7 +32,7 @@ pub struct Inquired {
 }
 
 /// Asks 2C2P about `attempt` within `deadline` (keeping `reserve` for the caller), keeps the answer,
-/// applies it.
+/// applies it. An answer that does not come, or cannot be used, counts as an upstream failure.
 pub async fn inquire_attempt<S: OrderStore>(
     store: &S,
     pgw: &PgwClient,
@@ -39,15 +40,18 @@ pub async fn inquire_attempt<S: OrderStore>(
     clock: &Clock,
     deadline: &Deadline,
     reserve: Duration,
+    metrics: &Metrics,
 ) -> Result<Inquired, InquiryFailure> {
-    let answer =
-        deadline.run(reserve, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW)).await?;
+    let answer = deadline
+        .run(reserve, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW))
+        .await
+        .inspect_err(|error| metrics.upstream_failure(error))?;
     let response = &answer.response;
     if response.resp_code.trim() == "00" && response.invoice_no.trim() != attempt.invoice_no.as_str() {
         // Signed, but about another invoice: nothing in it can be applied to this attempt.
-        return Err(
-            UpstreamError::Garbage { service: PGW, reason: "the inquiry answer names another invoice".into() }.into()
-        );
+        let error = UpstreamError::Garbage { service: PGW, reason: "the inquiry answer names another invoice".into() };
+        metrics.upstream_failure(&error);
+        return Err(error.into());
     }
     let verdict = verdict_of(&classify_inquiry(&response.resp_code, &response.status));
     let amount = parse_inquiry_amount(&response.amount, attempt.currency);
@@ -78,7 +82,7 @@ pub async fn inquire_attempt<S: OrderStore>(
         tracing::warn!(invoice = %attempt.invoice_no, status = %response.status, why, "inquiry answer kept for a person");
     }
     let evidence = Evidence { verdict: verdict.clone(), amount, currency_numeric: None };
-    let applied = apply_evidence(store, attempt, &evidence, clock, deadline, reserve).await?;
+    let applied = apply_evidence(store, attempt, &evidence, clock, deadline, reserve, metrics).await?;
     Ok(Inquired { verdict, applied })
 }
 

@@ -14,6 +14,7 @@ use super::apply::{Applied, apply_evidence};
 use crate::clock::Clock;
 use crate::deadline::Deadline;
 use crate::ids::InvoiceNo;
+use crate::metrics::{Metrics, reason};
 use crate::order::{Evidence, NOT_ANSWERED, STILL_PENDING, UNRECOGNISED, Verdict};
 use crate::store::{Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, ReportedFields, StoreError};
 use crate::upstream::PgwKeys;
@@ -51,6 +52,7 @@ pub enum Received {
 }
 
 /// Verifies the form body of `POST /notify` (the raw bytes, before anything else), keeps it, applies it.
+/// A refusal counts `NotificationsRefused` by reason: many bad signatures mean a key mismatch or a probe.
 pub async fn receive_notification<S: OrderStore>(
     store: &S,
     merchant_id: &str,
@@ -58,6 +60,31 @@ pub async fn receive_notification<S: OrderStore>(
     body: &[u8],
     clock: &Clock,
     deadline: &Deadline,
+    metrics: &Metrics,
+) -> Result<Received, NotificationError> {
+    let received = receive(store, merchant_id, keys, body, clock, deadline, metrics).await;
+    let refused = match &received {
+        Err(NotificationError::BadSignature) => Some(reason::BAD_SIGNATURE),
+        Err(NotificationError::OtherMerchant) => Some(reason::OTHER_MERCHANT),
+        Err(NotificationError::NotForm | NotificationError::MissingField | NotificationError::Malformed(_)) => {
+            Some(reason::MALFORMED)
+        }
+        Ok(_) | Err(NotificationError::Store(_)) => None,
+    };
+    if let Some(reason) = refused {
+        metrics.notification_refused(reason);
+    }
+    received
+}
+
+async fn receive<S: OrderStore>(
+    store: &S,
+    merchant_id: &str,
+    keys: &PgwKeys,
+    body: &[u8],
+    clock: &Clock,
+    deadline: &Deadline,
+    metrics: &Metrics,
 ) -> Result<Received, NotificationError> {
     let field = envelope::base64_form_field(body, FIELD).map_err(|e| match e {
         FormError::NotForm => NotificationError::NotForm,
@@ -128,7 +155,7 @@ pub async fn receive_notification<S: OrderStore>(
         currency_numeric: Some(response.currency_code.trim().to_owned()).filter(|c| !c.is_empty()),
     };
     // A replay still runs the transition: the first delivery may have been kept but not applied.
-    let applied = apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO).await?;
+    let applied = apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO, metrics).await?;
     Ok(Received::Applied { replay: recorded == Recorded::Replay, applied })
 }
 

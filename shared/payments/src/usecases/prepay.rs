@@ -15,6 +15,7 @@ use super::inquiry::inquire_attempt;
 use crate::clock::Clock;
 use crate::deadline::Deadline;
 use crate::ids::{IdError, InvoiceNo, OpenId};
+use crate::metrics::Metrics;
 use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, OrderTerms, PrepayDecision};
 use crate::store::{OrderStore, StoreError};
 use crate::timefmt;
@@ -59,6 +60,8 @@ pub struct Prepay<S> {
     pub app_id: String,
     pub payment_ttl_seconds: i64,
     pub first_inquiry_after: i64,
+    /// Payments found by its inquiries, reviews, and 2C2P's failures are counted here.
+    pub metrics: Metrics,
 }
 
 impl<S: OrderStore> Prepay<S> {
@@ -152,7 +155,9 @@ impl<S: OrderStore> Prepay<S> {
                 return false;
             }
         };
-        match inquire_attempt(&self.store, &self.pgw, &attempt, &self.clock, &bound, Duration::ZERO).await {
+        match inquire_attempt(&self.store, &self.pgw, &attempt, &self.clock, &bound, Duration::ZERO, &self.metrics)
+            .await
+        {
             Ok(inquired) => {
                 let settled = matches!(&inquired.applied, Applied::Moved { order, .. } | Applied::Unchanged { order, .. } if order.status.is_settled());
                 if settled {
@@ -197,6 +202,7 @@ impl<S: OrderStore> Prepay<S> {
             Ok(response) => response,
             Err(upstream) => {
                 tracing::warn!(invoice = %order.invoice_no, error = %upstream, "SecurePay call failed");
+                self.metrics.upstream_failure(&upstream);
                 // 2C2P may have created the WeChat order all the same: the attempt stays due.
                 self.fail_attempt(&order, None, &upstream.to_string(), deadline).await;
                 return Err(upstream.into());
@@ -216,7 +222,9 @@ impl<S: OrderStore> Prepay<S> {
                 let reason = format!("2C2P answered respCode 32 without usable payment parameters: {error}");
                 tracing::warn!(invoice = %order.invoice_no, "{reason}");
                 self.fail_attempt(&order, None, &reason, deadline).await;
-                return Err(UpstreamError::Garbage { service: PGW, reason }.into());
+                let error = UpstreamError::Garbage { service: PGW, reason };
+                self.metrics.upstream_failure(&error);
+                return Err(error.into());
             }
         };
         let now = self.clock.now();

@@ -6,6 +6,7 @@ use super::inquiry::inquire_attempt;
 use crate::clock::Clock;
 use crate::deadline::Deadline;
 use crate::ids::{OpenId, OrderId};
+use crate::metrics::Metrics;
 use crate::order::Order;
 use crate::store::{OrderStore, StoreError};
 use crate::upstream::PgwClient;
@@ -26,6 +27,7 @@ pub async fn read_order<S: OrderStore>(
     openid: &OpenId,
     order_id: &OrderId,
     deadline: &Deadline,
+    metrics: &Metrics,
 ) -> Result<Option<Order>, StoreError> {
     let read = deadline.run(Duration::ZERO, store.get_order(order_id), || StoreError::OutOfTime).await?;
     let Some(order) = read.filter(|o| o.openid == *openid) else {
@@ -45,7 +47,7 @@ pub async fn read_order<S: OrderStore>(
             return Ok(Some(order));
         }
     };
-    match inquire_attempt(store, pgw, &claimed, clock, &bound, Duration::ZERO).await {
+    match inquire_attempt(store, pgw, &claimed, clock, &bound, Duration::ZERO, metrics).await {
         Ok(inquired) => Ok(inquired.applied.order().cloned().or(Some(order))),
         Err(error) => {
             tracing::warn!(order = %order_id, %error, "inquiry on read failed; answering the stored state");

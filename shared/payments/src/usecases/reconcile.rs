@@ -11,6 +11,7 @@ use super::inquiry::inquire_attempt;
 use crate::clock::Clock;
 use crate::deadline::Deadline;
 use crate::ids::OrderId;
+use crate::metrics::{Metrics, Unit, names};
 use crate::order::{Attempt, Verdict};
 use crate::store::{OrderStore, StoreError};
 use crate::upstream::PgwClient;
@@ -41,6 +42,8 @@ pub struct Reconciler<'a, S> {
     pub clock: &'a Clock,
     /// `RECONCILE_AFTER_SECONDS`: the first interval, doubled after each inquiry.
     pub first_inquiry_after: i64,
+    /// Recoveries (lost notifications) and failed inquiries are counted here.
+    pub metrics: Metrics,
 }
 
 impl<S: OrderStore> Reconciler<'_, S> {
@@ -94,12 +97,15 @@ impl<S: OrderStore> Reconciler<'_, S> {
             return Tally::Skipped;
         }
         let bound = deadline.capped(ONE_INQUIRY);
-        let result = inquire_attempt(self.store, self.pgw, &attempt, self.clock, &bound, Duration::ZERO).await;
+        let result =
+            inquire_attempt(self.store, self.pgw, &attempt, self.clock, &bound, Duration::ZERO, &self.metrics).await;
         let tally = match &result {
             Ok(inquired) => match (&inquired.verdict, &inquired.applied) {
                 (Verdict::Paid | Verdict::PaidOtherAmount { .. }, Applied::Moved { .. }) => {
                     // 2C2P took the money and we had not heard: a notification was lost.
                     tracing::warn!(invoice = %attempt.invoice_no, order = %attempt.order_id, "payment recovered by inquiry");
+                    let notes = [("orderId", attempt.order_id.as_str()), ("invoiceNo", attempt.invoice_no.as_str())];
+                    self.metrics.emit(names::RECONCILE_RECOVERIES, Unit::Count, &[], 1, &notes);
                     Tally::Paid
                 }
                 (Verdict::Failed { .. }, Applied::Moved { .. }) => Tally::Failed,
@@ -107,6 +113,9 @@ impl<S: OrderStore> Reconciler<'_, S> {
             },
             Err(failure) => {
                 tracing::warn!(invoice = %attempt.invoice_no, error = %failure, "inquiry failed; asked again later");
+                let error = failure.to_string();
+                let notes = [("invoiceNo", attempt.invoice_no.as_str()), ("error", error.as_str())];
+                self.metrics.emit(names::RECONCILE_ERRORS, Unit::Count, &[], 1, &notes);
                 Tally::Error
             }
         };

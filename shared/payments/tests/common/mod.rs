@@ -206,7 +206,13 @@ impl<S: OrderStore + Clone> World<S> {
 
     /// Reconciliation over this world's store and 2C2P, with the default schedule.
     pub fn reconciler(&self) -> Reconciler<'_, S> {
-        Reconciler { store: &self.store, pgw: &self.pgw, clock: &self.clock, first_inquiry_after: FIRST_INQUIRY_AFTER }
+        Reconciler {
+            store: &self.store,
+            pgw: &self.pgw,
+            clock: &self.clock,
+            first_inquiry_after: FIRST_INQUIRY_AFTER,
+            metrics: payments::metrics::Metrics::off(),
+        }
     }
 
     /// Logs `sandbox-<name>` in and returns the session token.

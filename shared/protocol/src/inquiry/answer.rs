@@ -11,16 +11,28 @@ pub enum InquiryOutcome {
     /// The money arrived as ordered (the amount is still compared by the caller).
     Paid,
     /// The money arrived but 2C2P says its amount differs (`AL` less, `AM` more): a person must look.
-    PaidOtherAmount { status: String },
+    PaidOtherAmount {
+        /// `AL` or `AM` as 2C2P sent it, so the person looking knows which way the amount is off.
+        status: String,
+    },
     /// The payment ended without money; `reason` names the status, since an inquiry has no failReason.
-    Failed { reason: String },
+    Failed {
+        /// Text naming the status (spelling out what `EX` means), stored as the attempt's failReason.
+        reason: String,
+    },
     /// Not final yet (`AP`, or no status at all): ask again later.
     Pending,
     /// A refund state (`RP`, `RF`, `RR*`): kept and logged for a person, no transition.
-    Refund { status: String },
+    Refund {
+        /// The refund status as 2C2P sent it, for the log and the person reviewing it.
+        status: String,
+    },
     /// respCode other than `00`: 2C2P did not answer about the invoice (unknown invoice, refused inquiry),
     /// so the answer says nothing about the payment.
-    NotAnswered { resp_code: String },
+    NotAnswered {
+        /// 2C2P's respCode, for the log: it tells why the inquiry said nothing.
+        resp_code: String,
+    },
     /// A status this table does not know: keep it, log it, change nothing.
     Unrecognised,
 }
