@@ -165,7 +165,19 @@ def test_table_has_the_due_index_and_the_stream(resources):
     ]
     assert due["Projection"] == {"ProjectionType": "ALL"}
     types = {d["AttributeName"]: d["AttributeType"] for d in properties["AttributeDefinitions"]}
-    assert types == {"pk": "S", "sk": "S", "dueShard": "S", "dueAt": "N"}
+    assert types == {
+        "pk": "S",
+        "sk": "S",
+        "dueShard": "S",
+        "dueAt": "N",
+        "reviewKey": "S",
+        "updatedAt": "N",
+        "orderKey": "S",
+        "createdAt": "N",
+    }
+    indexes = {i["IndexName"]: i for i in properties["GlobalSecondaryIndexes"]}
+    assert [k["AttributeName"] for k in indexes["review"]["KeySchema"]] == ["reviewKey", "updatedAt"]
+    assert [k["AttributeName"] for k in indexes["attempts"]["KeySchema"]] == ["orderKey", "createdAt"]
     assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 

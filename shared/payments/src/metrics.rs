@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::ids::{InvoiceNo, OrderId};
 use crate::order::{Attempt, Order, StoredStatus, UnixSeconds};
-use crate::store::{EvidenceRecord, OrderStore, Recorded, StoreError};
+use crate::store::{EvidenceRecord, EvidenceWrite, KeptAndApplied, OrderStore, Recorded, StoreError};
 use crate::upstream::UpstreamError;
 
 /// The namespace of every metric of ours.
@@ -332,6 +332,13 @@ impl<S: OrderStore> OrderStore for MeteredStore<S> {
 
     fn record_evidence(&self, record: &EvidenceRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
         self.observe("record_evidence", self.inner.record_evidence(record))
+    }
+
+    fn keep_and_apply(
+        &self,
+        write: EvidenceWrite<'_>,
+    ) -> impl Future<Output = Result<KeptAndApplied, StoreError>> + Send {
+        self.observe("keep_and_apply", self.inner.keep_and_apply(write))
     }
 }
 

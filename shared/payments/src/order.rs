@@ -284,6 +284,24 @@ impl Order {
         }
     }
 
+    /// The attempt `invoice_no` as evidence about it sees it: every attempt of an order is for the
+    /// order's amount and currency, so the order alone decides what the evidence does (its books are
+    /// not needed, and not written, from here).
+    pub fn attempt_named(&self, invoice_no: &InvoiceNo) -> Attempt {
+        Attempt {
+            invoice_no: invoice_no.clone(),
+            order_id: self.order_id.clone(),
+            openid: self.openid.clone(),
+            amount: self.amount,
+            currency: self.currency,
+            created_at: self.created_at,
+            valid_until: self.attempt_expires_at,
+            due_at: None,
+            inquiries: 0,
+            last_inquiry_at: None,
+        }
+    }
+
     /// The status the contract shows at `now`: a pending attempt past its validity reads as expired.
     pub fn status_at(&self, now: UnixSeconds) -> OrderStatus {
         match self.status {

@@ -283,7 +283,8 @@ async fn a_store_that_fails_counts_store_failures_and_a_lost_race_does_not() {
     let m = &setup.notify_metrics;
     let failures = find(m, "StoreFailures", &[]);
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0]["operation"], "record_evidence");
+    // The notification is kept and applied in one transaction (the order read first).
+    assert_eq!(failures[0]["operation"], "keep_and_apply");
     assert!(failures[0]["error"].as_str().is_some_and(|e| e.contains("injected failure")));
 
     setup.store.fail_writes(false);

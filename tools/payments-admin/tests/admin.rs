@@ -80,6 +80,10 @@ fn now() -> i64 {
 
 /// Runs the binary with the environment pointing at the test server, as an operator's shell would.
 fn admin(args: &[&str]) -> Output {
+    admin_with(args, &[])
+}
+
+fn admin_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_payments-admin"))
         .args(args)
         .env("AWS_ENDPOINT_URL_DYNAMODB", env("DYNAMODB_TEST_ENDPOINT"))
@@ -92,6 +96,7 @@ fn admin(args: &[&str]) -> Output {
         .env_remove("SECRETS_ARN")
         .env_remove("PGW_MERCHANT_ID")
         .env_remove("PGW_SECRET_KEY")
+        .envs(vars.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -323,5 +328,42 @@ async fn reconcile_names_the_missing_setting() {
     let pending = seed(&store, "RC", false).await;
     let output = admin(&["reconcile", pending.order_id.as_str()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("PGW_MERCHANT_ID"), "{}", stderr(&output));
+    assert_eq!(stderr(&output).trim(), "payments-admin: configuration: PGW_SECRET_KEY is required but not set");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a DynamoDB-compatible server (DYNAMODB_TEST_ENDPOINT, DYNAMODB_TEST_TABLE)"]
+async fn reconcile_asks_2c2p_now_and_applies_the_answer() {
+    let store = store();
+    let pending = seed(&store, "RN", false).await;
+    let config = simulator::SimulatorConfig {
+        merchant_id: "M0001".into(),
+        secret_key: "sim-secret-key".into(),
+        app_id: "wx0000000000000000".into(),
+        app_secret: "app-secret".into(),
+        notify_url: "http://127.0.0.1:9/notify".into(),
+    };
+    let sim = simulator::Simulator::new(config);
+    sim.set_inquiry_answer(pending.invoice_no.as_str(), "A", "12.50");
+    let (addr, _server) = sim.clone().spawn().await.expect("simulator");
+    let id = pending.order_id.to_string();
+    let action_url = format!("http://{addr}/2c2p/PaymentActionV2/PaymentProcess.aspx");
+    // The server runs on this runtime: the binary is waited for off it.
+    let output = tokio::task::spawn_blocking(move || {
+        admin_with(
+            &["reconcile", &id, "--json"],
+            &[("PGW_MERCHANT_ID", "M0001"), ("PGW_SECRET_KEY", "sim-secret-key"), ("PGW_ACTION_URL", &action_url)],
+        )
+    })
+    .await
+    .expect("ran");
+    let answer = json(&output);
+    assert_eq!(
+        answer["summary"],
+        serde_json::json!({"inquired": 1, "paid": 1, "failed": 0, "unchanged": 0, "errors": 0})
+    );
+    assert_eq!(answer["order"]["status"], "paid");
+    assert_eq!(sim.inquiry_calls(), 1);
+    let stored = store.get_order(&pending.order_id).await.expect("read").expect("exists");
+    assert_eq!(stored.status.as_str(), "paid");
 }

@@ -25,14 +25,17 @@ use std::str::FromStr;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 
 use super::operations::{
     self, ATTEMPTS_INDEX, Operations, REVIEW_INDEX, REVIEW_KEY, Resolution, ResolveError, ReviewOutcome,
 };
-use super::{AuditTrail, Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError, due_shard};
+use super::{
+    AuditTrail, Classification, EvidenceKind, EvidenceRecord, EvidenceWrite, KeptAndApplied, OrderStore, Recorded,
+    StoreError, due_shard,
+};
 use crate::ids::{InvoiceNo, OpenId, OrderId};
 use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, StoredStatus, UnixSeconds};
 
@@ -301,6 +304,76 @@ impl OrderStore for DynamoStore {
             Err(other) => Err(other),
         }
     }
+
+    async fn keep_and_apply(&self, write: EvidenceWrite<'_>) -> Result<KeptAndApplied, StoreError> {
+        const OF_ORDER: &str = "attribute_exists(pk) AND orderId = :order";
+        let built = |e: aws_sdk_dynamodb::error::BuildError| unavailable_built(&e);
+        let mut items = Vec::new();
+        let mut record_at = None;
+        if let Some(record) = write.record {
+            record_at = Some(items.len());
+            items.push(TransactWriteItem::builder().put(self.put_new_item(evidence_to_item(record))?).build());
+        }
+        let attempt_at = items.len();
+        let attempt_key = |pk: String| [("pk".to_owned(), s(pk)), ("sk".to_owned(), s(ATTEMPT_SK))];
+        let [pk, sk] = attempt_key(invoice_pk(write.invoice_no));
+        let attempt = if write.settle {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(pk.0, pk.1)
+                .key(sk.0, sk.1)
+                .condition_expression(OF_ORDER)
+                .update_expression("REMOVE dueShard, dueAt")
+                .expression_attribute_values(":order", s(write.order_id.as_str()))
+                .build()
+                .map_err(built)?;
+            TransactWriteItem::builder().update(update).build()
+        } else {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(pk.0, pk.1)
+                .key(sk.0, sk.1)
+                .condition_expression(OF_ORDER)
+                .expression_attribute_values(":order", s(write.order_id.as_str()))
+                .build()
+                .map_err(built)?;
+            TransactWriteItem::builder().condition_check(check).build()
+        };
+        items.push(attempt);
+        let mut order_at = None;
+        if let Some((next, read)) = write.transition {
+            order_at = Some(items.len());
+            items.push(TransactWriteItem::builder().put(self.put_order_if_unchanged(next, read)?).build());
+        }
+        let answer = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let error = match answer {
+            Ok(_) => return Ok(KeptAndApplied::Done),
+            Err(error) => error,
+        };
+        let failed: Vec<usize> = match &error {
+            SdkError::ServiceError(service) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
+                    .map(|(at, _)| at)
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        // The attempt's check decides first: evidence about another order's attempt is not ours to apply.
+        if failed.contains(&attempt_at) {
+            Ok(KeptAndApplied::AttemptNotOfOrder)
+        } else if record_at.is_some_and(|at| failed.contains(&at)) {
+            Ok(KeptAndApplied::RecordExisted)
+        } else if order_at.is_some_and(|at| failed.contains(&at)) {
+            Ok(KeptAndApplied::OrderChanged)
+        } else {
+            Err(transaction_error(error))
+        }
+    }
 }
 
 impl AuditTrail for DynamoStore {
@@ -457,6 +530,10 @@ impl Operations for DynamoStore {
         found.sort_by_key(|r| r.version);
         Ok(found)
     }
+}
+
+fn unavailable_built(_: &aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    unavailable("DynamoDB request could not be built")
 }
 
 /// A transaction fails as a whole; a failed condition on any of its items is a failed condition, and

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::operations::{self, Operations, Resolution, ResolveError, ReviewOutcome};
-use super::{AuditTrail, EvidenceKind, EvidenceRecord, OrderStore, Recorded, StoreError};
+use super::{
+    AuditTrail, EvidenceKind, EvidenceRecord, EvidenceWrite, KeptAndApplied, OrderStore, Recorded, StoreError,
+};
 use crate::ids::{InvoiceNo, OrderId};
 use crate::order::{Attempt, Order, StoredStatus, UnixSeconds};
 
@@ -223,6 +225,37 @@ impl OrderStore for MemoryStore {
             }
             t.evidence.push(record.clone());
             Ok(Recorded::New)
+        })
+        .await
+    }
+
+    async fn keep_and_apply(&self, write: EvidenceWrite<'_>) -> Result<KeptAndApplied, StoreError> {
+        self.write(|t| {
+            // The same checks as the DynamoDB transaction, all before anything is written.
+            let of_order = t.attempts.get(write.invoice_no).is_some_and(|a| a.order_id == *write.order_id);
+            if !of_order {
+                return Ok(KeptAndApplied::AttemptNotOfOrder);
+            }
+            let key = write.record.map(|r| (r.invoice_no.clone(), r.kind, r.fingerprint.clone()));
+            if key.as_ref().is_some_and(|k| t.evidence_keys.contains(k)) {
+                return Ok(KeptAndApplied::RecordExisted);
+            }
+            if write.transition.is_some_and(|(_, read)| !t.is_unchanged(read)) {
+                return Ok(KeptAndApplied::OrderChanged);
+            }
+            if let (Some(record), Some(key)) = (write.record, key) {
+                t.evidence_keys.insert(key);
+                t.evidence.push(record.clone());
+            }
+            if let Some((next, _)) = write.transition {
+                t.put_order(next);
+            }
+            if write.settle
+                && let Some(attempt) = t.attempts.get_mut(write.invoice_no)
+            {
+                attempt.due_at = None;
+            }
+            Ok(KeptAndApplied::Done)
         })
         .await
     }

@@ -49,6 +49,33 @@ pub enum Recorded {
     Replay,
 }
 
+/// What [`OrderStore::keep_and_apply`] did. Nothing was written unless `Done`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptAndApplied {
+    /// The record (if given) was kept and the change (if any) applied, together.
+    Done,
+    /// A record with the same key was kept before: a replay.
+    RecordExisted,
+    /// No attempt with that invoice belongs to that order.
+    AttemptNotOfOrder,
+    /// The order is no longer the one read.
+    OrderChanged,
+}
+
+/// What evidence about one attempt changes, for [`OrderStore::keep_and_apply`].
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceWrite<'a> {
+    /// The evidence to keep; `None` once it is known to be kept already.
+    pub record: Option<&'a EvidenceRecord>,
+    /// The attempt it is about, which must belong to `order_id`.
+    pub invoice_no: &'a InvoiceNo,
+    pub order_id: &'a OrderId,
+    /// Take the attempt out of the reconciliation index (the evidence is final).
+    pub settle: bool,
+    /// The order's transition: (next, as read).
+    pub transition: Option<(&'a Order, &'a Order)>,
+}
+
 /// The persistence port the use cases depend on.
 pub trait OrderStore: Send + Sync + 'static {
     /// The order, if it exists.
@@ -109,6 +136,13 @@ pub trait OrderStore: Send + Sync + 'static {
 
     /// Appends verified evidence; a record with the same invoice, kind and fingerprint is a replay.
     fn record_evidence(&self, record: &EvidenceRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    /// Keeps evidence and applies what it changes in one transaction, checking that the attempt belongs
+    /// to the order: with the order read before, a notification costs two round trips.
+    fn keep_and_apply(
+        &self,
+        write: EvidenceWrite<'_>,
+    ) -> impl Future<Output = Result<KeptAndApplied, StoreError>> + Send;
 }
 
 /// Reading the audit trail back: for operators and tests, not for the functions (no function has
@@ -193,6 +227,13 @@ impl<S: OrderStore> OrderStore for std::sync::Arc<S> {
 
     fn record_evidence(&self, record: &EvidenceRecord) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
         (**self).record_evidence(record)
+    }
+
+    fn keep_and_apply(
+        &self,
+        write: EvidenceWrite<'_>,
+    ) -> impl Future<Output = Result<KeptAndApplied, StoreError>> + Send {
+        (**self).keep_and_apply(write)
     }
 }
 

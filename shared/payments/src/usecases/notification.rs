@@ -13,10 +13,13 @@ use std::time::Duration;
 use super::apply::{Applied, apply_evidence};
 use crate::clock::Clock;
 use crate::deadline::Deadline;
-use crate::ids::InvoiceNo;
+use crate::ids::{InvoiceNo, OrderId};
 use crate::metrics::{Metrics, reason};
-use crate::order::{Evidence, NOT_ANSWERED, STILL_PENDING, UNRECOGNISED, Verdict};
-use crate::store::{Classification, EvidenceKind, EvidenceRecord, OrderStore, Recorded, ReportedFields, StoreError};
+use crate::order::{Effect, Evidence, NOT_ANSWERED, STILL_PENDING, UNRECOGNISED, Verdict};
+use crate::store::{
+    Classification, EvidenceKind, EvidenceRecord, EvidenceWrite, KeptAndApplied, OrderStore, Recorded, ReportedFields,
+    StoreError,
+};
 use crate::upstream::PgwKeys;
 
 /// The form field 2C2P posts.
@@ -118,9 +121,7 @@ async fn receive<S: OrderStore>(
         tracing::warn!(invoice = %invoice_no, "notification for another merchant refused");
         return Err(NotificationError::OtherMerchant);
     }
-    let attempt = deadline.run(Duration::ZERO, store.get_attempt(&invoice_no), || StoreError::OutOfTime).await?;
     let verdict = verdict_of(&classify(&response.resp_code, &response.status, &response.fail_reason));
-    let classification = if attempt.is_some() { Classification::of(&verdict) } else { Classification::UnknownInvoice };
     let fields = ReportedFields {
         resp_code: response.resp_code.clone(),
         status: response.status.clone(),
@@ -128,6 +129,31 @@ async fn receive<S: OrderStore>(
         currency_code: response.currency_code.clone(),
         fail_reason: response.fail_reason.clone(),
     };
+    let evidence = Evidence {
+        verdict: verdict.clone(),
+        amount: from_pgw_amt(response.amt.trim()).ok(),
+        currency_numeric: Some(response.currency_code.trim().to_owned()).filter(|c| !c.is_empty()),
+    };
+    // 2C2P echoes userDefined1, where prepay put the orderId: the order can be read first and the
+    // notification kept and applied in one transaction (two round trips). Anything unexpected (no echo,
+    // an attempt of another order) takes the general path below, which reads the attempt first.
+    if let Ok(order_id) = OrderId::parse(response.user_defined1.trim()) {
+        let record = EvidenceRecord::about(
+            EvidenceKind::Notification,
+            invoice_no.clone(),
+            &field,
+            fields.clone(),
+            Classification::of(&verdict),
+            clock.now(),
+        );
+        let direct =
+            Direct { store, order_id: &order_id, invoice_no: &invoice_no, record: &record, evidence: &evidence };
+        if let Some(received) = direct.keep_and_apply(clock, deadline, metrics).await? {
+            return Ok(received);
+        }
+    }
+    let attempt = deadline.run(Duration::ZERO, store.get_attempt(&invoice_no), || StoreError::OutOfTime).await?;
+    let classification = if attempt.is_some() { Classification::of(&verdict) } else { Classification::UnknownInvoice };
     let record = EvidenceRecord::about(
         EvidenceKind::Notification,
         invoice_no.clone(),
@@ -149,14 +175,88 @@ async fn receive<S: OrderStore>(
         tracing::warn!(invoice = %invoice_no, "notification for an unknown invoice; kept, no order changed");
         return Ok(Received::UnknownInvoice);
     };
-    let evidence = Evidence {
-        verdict,
-        amount: from_pgw_amt(response.amt.trim()).ok(),
-        currency_numeric: Some(response.currency_code.trim().to_owned()).filter(|c| !c.is_empty()),
-    };
     // A replay still runs the transition: the first delivery may have been kept but not applied.
     let applied = apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO, metrics).await?;
     Ok(Received::Applied { replay: recorded == Recorded::Replay, applied })
+}
+
+/// Conditional writes that lose a race re-read and try again this many times.
+const MAX_TRIES: usize = 8;
+
+/// A notification whose order is known from its echo: read the order, then keep and apply in one go.
+struct Direct<'a, S> {
+    store: &'a S,
+    order_id: &'a OrderId,
+    invoice_no: &'a InvoiceNo,
+    record: &'a EvidenceRecord,
+    evidence: &'a Evidence,
+}
+
+impl<S: OrderStore> Direct<'_, S> {
+    /// `None` when the general path must decide (no such order, or the invoice is not one of its attempts).
+    async fn keep_and_apply(
+        &self,
+        clock: &Clock,
+        deadline: &Deadline,
+        metrics: &Metrics,
+    ) -> Result<Option<Received>, StoreError> {
+        let mut replay = false;
+        for _ in 0..MAX_TRIES {
+            let read = deadline.run(Duration::ZERO, self.store.get_order(self.order_id), || StoreError::OutOfTime);
+            let Some(order) = read.await? else { return Ok(None) };
+            let attempt = order.attempt_named(self.invoice_no);
+            let effect = order.on_evidence(&attempt, self.evidence, clock.now());
+            let transition = match &effect {
+                Effect::Transition(next) => Some((next.as_ref(), &order)),
+                Effect::NoChange(_) => None,
+            };
+            let write = EvidenceWrite {
+                // A replay is kept already; its transition still runs, as the first delivery may have died
+                // between being kept and being applied.
+                record: (!replay).then_some(self.record),
+                invoice_no: self.invoice_no,
+                order_id: self.order_id,
+                settle: self.evidence.is_final(),
+                transition,
+            };
+            let outcome = deadline.run(Duration::ZERO, self.store.keep_and_apply(write), || StoreError::OutOfTime);
+            match outcome.await? {
+                KeptAndApplied::Done => {
+                    tracing::info!(
+                        invoice = %self.invoice_no,
+                        resp_code = %self.record.resp_code,
+                        status = %self.record.status,
+                        classification = self.record.classification.as_str(),
+                        replay,
+                        "notification kept"
+                    );
+                    let applied = match effect {
+                        Effect::Transition(next) => {
+                            tracing::info!(
+                                invoice = %self.invoice_no,
+                                order = %order.order_id,
+                                from = order.status.as_str(),
+                                to = next.status.as_str(),
+                                "order moved"
+                            );
+                            metrics.order_moved(order.status, &next, self.invoice_no);
+                            Applied::Moved { from: order.status, order: next }
+                        }
+                        Effect::NoChange(why) => {
+                            tracing::info!(invoice = %self.invoice_no, order_status = order.status.as_str(), why, "no transition");
+                            Applied::Unchanged { order: Box::new(order), why }
+                        }
+                    };
+                    return Ok(Some(Received::Applied { replay, applied }));
+                }
+                KeptAndApplied::RecordExisted => replay = true,
+                KeptAndApplied::OrderChanged => {}
+                KeptAndApplied::AttemptNotOfOrder => return Ok(None),
+            }
+        }
+        tracing::error!(invoice = %self.invoice_no, "order kept changing under the notification");
+        Err(StoreError::Unavailable("the order kept changing; try again".to_owned()))
+    }
 }
 
 async fn keep<S: OrderStore>(store: &S, record: &EvidenceRecord, deadline: &Deadline) -> Result<Recorded, StoreError> {

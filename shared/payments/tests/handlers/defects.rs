@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use payments::ids::{InvoiceNo, OrderId};
 use payments::order::{Attempt, Order, StoredStatus, UnixSeconds};
-use payments::store::{EvidenceRecord, MemoryStore, OrderStore, Recorded, StoreError};
+use payments::store::{EvidenceRecord, EvidenceWrite, KeptAndApplied, MemoryStore, OrderStore, Recorded, StoreError};
 use serde_json::json;
 use simulator::Fault;
 
@@ -120,6 +120,10 @@ impl OrderStore for LosesAnOpenResponse {
 
     async fn record_evidence(&self, record: &EvidenceRecord) -> Result<Recorded, StoreError> {
         self.inner.record_evidence(record).await
+    }
+
+    async fn keep_and_apply(&self, write: EvidenceWrite<'_>) -> Result<KeptAndApplied, StoreError> {
+        self.inner.keep_and_apply(write).await
     }
 }
 
