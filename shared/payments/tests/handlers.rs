@@ -18,3 +18,5 @@ mod order_tokens;
 mod orders;
 #[path = "handlers/prepay.rs"]
 mod prepay;
+#[path = "handlers/round_trips.rs"]
+mod round_trips;

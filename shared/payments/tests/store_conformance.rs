@@ -18,8 +18,8 @@ use common::dynamo::{client_for, fresh_store, required_env, run_id, shared_store
 use payments::ids::{InvoiceNo, OpenId, OrderId};
 use payments::order::{Attempt, Order, StoredStatus};
 use payments::store::{
-    AuditTrail, Classification, DynamoStore, EvidenceKind, EvidenceRecord, MemoryStore, OrderStore, Recorded,
-    StoreError,
+    AuditTrail, Classification, DynamoStore, EvidenceKind, EvidenceRecord, EvidenceWrite, KeptAndApplied, MemoryStore,
+    OrderStore, Recorded, StoreError,
 };
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
@@ -175,6 +175,55 @@ fn notification(invoice_no: Option<&InvoiceNo>, fingerprint: &str, received_at: 
 
 mod suite {
     use super::*;
+
+    /// The notification path's one transaction: evidence kept, attempt checked (and settled), order
+    /// moved, all together or not at all.
+    pub async fn evidence_is_kept_and_applied_together_or_not_at_all<S: Store>(store: &S, ids: &Ids) {
+        let (v1, first) = opened(store, ids, 1).await;
+        let record = notification(Some(&first.invoice_no), &ids.fingerprint(1), T0);
+        let paid = Order {
+            status: StoredStatus::Paid,
+            paid_invoice_no: Some(first.invoice_no.clone()),
+            paid_at: Some(T0 + 5),
+            version: v1.version + 1,
+            ..v1.clone()
+        };
+        let write = |record: Option<&'static EvidenceRecord>, order_id, transition| EvidenceWrite {
+            record,
+            invoice_no: &first.invoice_no,
+            order_id,
+            settle: true,
+            transition,
+        };
+        let record: &'static EvidenceRecord = Box::leak(Box::new(record));
+        let nothing_written = || async {
+            assert_eq!(store.evidence(Some(&first.invoice_no)).await, Ok(vec![]), "no evidence kept");
+            assert_eq!(store.get_order(&v1.order_id).await, Ok(Some(v1.clone())), "the order as it was");
+            assert_eq!(store.get_attempt(&first.invoice_no).await, Ok(Some(first.clone())), "still due");
+        };
+        let other = ids.order(2);
+        let outcome = store.keep_and_apply(write(Some(record), &other, Some((&paid, &v1)))).await;
+        assert_eq!(outcome, Ok(KeptAndApplied::AttemptNotOfOrder), "the attempt is not the other order's");
+        nothing_written().await;
+        let stale = Order { version: v1.version + 7, ..v1.clone() };
+        let outcome = store.keep_and_apply(write(Some(record), &v1.order_id, Some((&paid, &stale)))).await;
+        assert_eq!(outcome, Ok(KeptAndApplied::OrderChanged), "a stale read moves nothing");
+        nothing_written().await;
+
+        let outcome = store.keep_and_apply(write(Some(record), &v1.order_id, Some((&paid, &v1)))).await;
+        assert_eq!(outcome, Ok(KeptAndApplied::Done));
+        assert_eq!(store.evidence(Some(&first.invoice_no)).await, Ok(vec![record.clone()]));
+        assert_eq!(store.get_order(&v1.order_id).await, Ok(Some(paid.clone())));
+        let settled = store.get_attempt(&first.invoice_no).await.expect("read").expect("attempt");
+        assert_eq!(settled.due_at, None, "final evidence takes the attempt off the schedule");
+
+        let review = Order { status: StoredStatus::Review, version: paid.version + 1, ..paid.clone() };
+        let outcome = store.keep_and_apply(write(Some(record), &v1.order_id, Some((&review, &paid)))).await;
+        assert_eq!(outcome, Ok(KeptAndApplied::RecordExisted), "a replay is recognised");
+        assert_eq!(store.get_order(&v1.order_id).await, Ok(Some(paid.clone())), "and moves nothing with it");
+        let outcome = store.keep_and_apply(write(None, &v1.order_id, None)).await;
+        assert_eq!(outcome, Ok(KeptAndApplied::Done), "without a record or a move, only the check");
+    }
 
     pub async fn missing_items_read_as_none<S: Store>(store: &S, ids: &Ids) {
         assert_eq!(store.get_order(&ids.order(1)).await, Ok(None));
@@ -574,6 +623,7 @@ macro_rules! conformance {
             }
 
             case!(missing_items_read_as_none, "MISS");
+            case!(evidence_is_kept_and_applied_together_or_not_at_all, "KEEP");
             case!(opened_orders_and_attempts_round_trip_every_field, "RT");
             case!(opening_is_atomic_a_taken_order_id_or_invoice_writes_neither, "ATOM");
             case!(a_new_attempt_is_conditional_on_version_and_status, "NEW");

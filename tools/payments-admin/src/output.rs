@@ -1,6 +1,7 @@
 //! What the commands print: text for a person by default, JSON with `--json`. Evidence is shown
 //! field by field; the raw signed text 2C2P sent is never printed.
 
+use payments::store::StoreError;
 use std::io::{self, Write};
 
 use payments::order::{Attempt, Order, UnixSeconds};
@@ -163,12 +164,17 @@ impl Printer {
         serde_json::to_value(OrderOut::of(order, self.now)).map_err(io::Error::other)
     }
 
-    pub fn review(&self, orders: &[Order]) -> io::Result<()> {
+    pub fn review(&self, listed: &[Result<Order, StoreError>]) -> io::Result<()> {
+        let orders: Vec<&Order> = listed.iter().filter_map(|o| o.as_ref().ok()).collect();
+        let unreadable: Vec<String> = listed.iter().filter_map(|o| o.as_ref().err()).map(ToString::to_string).collect();
         if self.json {
             let orders = orders.iter().map(|o| self.order_json(o)).collect::<io::Result<Vec<_>>>()?;
-            return self.emit_json(&json!({ "orders": orders }));
+            return self.emit_json(&json!({ "orders": orders, "unreadable": unreadable }));
         }
         let mut out = io::stdout().lock();
+        for problem in &unreadable {
+            writeln!(out, "UNREADABLE {problem}")?;
+        }
         if orders.is_empty() {
             return writeln!(out, "no orders in review");
         }

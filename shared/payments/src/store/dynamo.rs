@@ -413,7 +413,7 @@ impl AuditTrail for DynamoStore {
 }
 
 impl Operations for DynamoStore {
-    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Order>, StoreError> {
+    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Result<Order, StoreError>>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
         while found.len() < limit {
@@ -429,9 +429,7 @@ impl Operations for DynamoStore {
                 .send()
                 .await
                 .map_err(store_error)?;
-            for item in page.items() {
-                found.push(order_from_item(item)?);
-            }
+            found.extend(page.items().iter().map(order_from_item));
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => break,

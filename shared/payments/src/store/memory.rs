@@ -276,13 +276,14 @@ impl AuditTrail for MemoryStore {
 
 /// Memory has no indexes: the operator queries look through the maps.
 impl Operations for MemoryStore {
-    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Order>, StoreError> {
+    async fn orders_in_review(&self, limit: usize) -> Result<Vec<Result<Order, StoreError>>, StoreError> {
         self.read(|t| {
             let mut found: Vec<Order> =
                 t.orders.values().filter(|o| o.status == StoredStatus::Review).cloned().collect();
             found.sort_by(|a, b| (a.updated_at, &a.order_id).cmp(&(b.updated_at, &b.order_id)));
             found.truncate(limit);
-            Ok(found)
+            // Memory holds domain values: nothing in it can be unreadable.
+            Ok(found.into_iter().map(Ok).collect())
         })
         .await
     }

@@ -84,8 +84,13 @@ pub enum ResolveError {
 
 /// What operators read and do, on either store.
 pub trait Operations: Send + Sync {
-    /// Up to `limit` orders in review, longest waiting first, from the `review` index.
-    fn orders_in_review(&self, limit: usize) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+    /// Up to `limit` orders in review, longest waiting first, from the `review` index. An item that
+    /// cannot be read is listed as its error (it names the item): one bad item must not hide the others
+    /// from the person on call.
+    fn orders_in_review(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Result<Order, StoreError>>, StoreError>> + Send;
 
     /// Every attempt of the order that the `attempts` index knows, oldest first.
     fn attempts_of(&self, order_id: &OrderId) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send;
@@ -202,7 +207,8 @@ mod tests {
         seed(&store, "R-2", "INV2", T0 + 100, true).await;
         seed(&store, "R-1", "INV1", T0, true).await;
         seed(&store, "P-1", "INV3", T0, false).await;
-        let listed = store.orders_in_review(10).await.expect("list");
+        let listed: Vec<Order> =
+            store.orders_in_review(10).await.expect("list").into_iter().collect::<Result<_, _>>().expect("readable");
         let ids: Vec<&str> = listed.iter().map(|o| o.order_id.as_str()).collect();
         assert_eq!(ids, ["R-1", "R-2"]);
         assert_eq!(store.orders_in_review(1).await.expect("list").len(), 1);

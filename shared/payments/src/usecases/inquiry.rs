@@ -82,7 +82,8 @@ pub async fn inquire_attempt<S: OrderStore>(
         tracing::warn!(invoice = %attempt.invoice_no, status = %response.status, why, "inquiry answer kept for a person");
     }
     let evidence = Evidence { verdict: verdict.clone(), amount, currency_numeric: None };
-    let applied = apply_evidence(store, attempt, &evidence, clock, deadline, reserve, metrics).await?;
+    // Boxed: the store's and 2C2P's futures nest deep, and a caller's stack need not hold them all.
+    let applied = Box::pin(apply_evidence(store, attempt, &evidence, clock, deadline, reserve, metrics)).await?;
     Ok(Inquired { verdict, applied })
 }
 

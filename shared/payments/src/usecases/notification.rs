@@ -176,7 +176,8 @@ async fn receive<S: OrderStore>(
         return Ok(Received::UnknownInvoice);
     };
     // A replay still runs the transition: the first delivery may have been kept but not applied.
-    let applied = apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO, metrics).await?;
+    let applied =
+        Box::pin(apply_evidence(store, &attempt, &evidence, clock, deadline, Duration::ZERO, metrics)).await?;
     Ok(Received::Applied { replay: recorded == Recorded::Replay, applied })
 }
 

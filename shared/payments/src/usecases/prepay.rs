@@ -155,8 +155,16 @@ impl<S: OrderStore> Prepay<S> {
                 return false;
             }
         };
-        match inquire_attempt(&self.store, &self.pgw, &attempt, &self.clock, &bound, Duration::ZERO, &self.metrics)
-            .await
+        match Box::pin(inquire_attempt(
+            &self.store,
+            &self.pgw,
+            &attempt,
+            &self.clock,
+            &bound,
+            Duration::ZERO,
+            &self.metrics,
+        ))
+        .await
         {
             Ok(inquired) => {
                 let settled = matches!(&inquired.applied, Applied::Moved { order, .. } | Applied::Unchanged { order, .. } if order.status.is_settled());

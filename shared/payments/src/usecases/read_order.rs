@@ -47,7 +47,7 @@ pub async fn read_order<S: OrderStore>(
             return Ok(Some(order));
         }
     };
-    match inquire_attempt(store, pgw, &claimed, clock, &bound, Duration::ZERO, metrics).await {
+    match Box::pin(inquire_attempt(store, pgw, &claimed, clock, &bound, Duration::ZERO, metrics)).await {
         Ok(inquired) => Ok(inquired.applied.order().cloned().or(Some(order))),
         Err(error) => {
             tracing::warn!(order = %order_id, %error, "inquiry on read failed; answering the stored state");

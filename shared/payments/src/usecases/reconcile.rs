@@ -97,8 +97,16 @@ impl<S: OrderStore> Reconciler<'_, S> {
             return Tally::Skipped;
         }
         let bound = deadline.capped(ONE_INQUIRY);
-        let result =
-            inquire_attempt(self.store, self.pgw, &attempt, self.clock, &bound, Duration::ZERO, &self.metrics).await;
+        let result = Box::pin(inquire_attempt(
+            self.store,
+            self.pgw,
+            &attempt,
+            self.clock,
+            &bound,
+            Duration::ZERO,
+            &self.metrics,
+        ))
+        .await;
         let tally = match &result {
             Ok(inquired) => match (&inquired.verdict, &inquired.applied) {
                 (Verdict::Paid | Verdict::PaidOtherAmount { .. }, Applied::Moved { .. }) => {
