@@ -245,7 +245,7 @@ pub fn deadline(request: &Request) -> Deadline {
         .lambda_context_ref()
         .map(|c| c.deadline)
         .filter(|ms| *ms > 0)
-        .map_or_else(|| Deadline::after(LOCAL_BUDGET), Deadline::from_epoch_millis)
+        .map_or_else(|| Deadline::after(LOCAL_BUDGET), |ms| Deadline::from_lambda(ms, LOCAL_BUDGET))
 }
 
 /// Turns a handler's result into the response: the one place errors are logged.

@@ -29,6 +29,20 @@ impl Deadline {
         Self::after(Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX)))
     }
 
+    /// The deadline a Lambda context carries, or `fallback` from now when it carries none that is
+    /// believable: local emulators (`cargo lambda watch` sends a constant 600000) put a number of
+    /// milliseconds there that is decades in the past, which would cut every call off at once.
+    pub fn from_lambda(deadline_ms: u64, fallback: Duration) -> Self {
+        /// 2001-09-09 in milliseconds: any real invocation's deadline is later.
+        const BELIEVABLE_FROM_MS: u64 = 1_000_000_000_000;
+        if deadline_ms < BELIEVABLE_FROM_MS { Self::after(fallback) } else { Self::from_epoch_millis(deadline_ms) }
+    }
+
+    /// When the deadline is, as a tokio instant (for adapters that take one).
+    pub fn instant(&self) -> Instant {
+        self.at
+    }
+
     /// Time left until the deadline.
     pub fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
@@ -75,6 +89,16 @@ mod tests {
         assert!(took < Duration::from_millis(500), "took {took:?}: 900 - 300 reserve - 300 margin");
         let fast = async { Ok::<_, &str>(2) };
         assert_eq!(Deadline::after(Duration::from_secs(1)).run(Duration::ZERO, fast, || "late").await, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn an_unbelievable_lambda_deadline_falls_back() {
+        let emulated = Deadline::from_lambda(600_000, Duration::from_secs(15));
+        assert!(emulated.remaining() > Duration::from_secs(14), "cargo lambda watch's constant is no deadline");
+        let real_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let real_ms = u64::try_from(real_ms).unwrap_or(u64::MAX) + 5_000;
+        let real = Deadline::from_lambda(real_ms, Duration::from_secs(15));
+        assert!(real.remaining() <= Duration::from_secs(5) && real.remaining() > Duration::from_secs(4));
     }
 
     #[test]

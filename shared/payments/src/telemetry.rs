@@ -19,13 +19,16 @@ pub const CAPPED_TARGETS: [&str; 9] = [
 ];
 
 /// The filter for `level` (the value of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`), with the caps applied last
-/// so that they win over any directive for the same target.
+/// so that they win over any directive for the same target. A cap never raises a level: it is debug, or
+/// the most verbose level the setting asks for anywhere if that is quieter (with `info`, those
+/// libraries stay at info).
 pub fn filter(level: Option<&str>) -> EnvFilter {
     let spec = level.map(str::trim).filter(|l| !l.is_empty()).unwrap_or("info");
     let mut filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(spec);
+    let cap = filter.max_level_hint().map_or(LevelFilter::DEBUG, |asked| asked.min(LevelFilter::DEBUG));
     for target in CAPPED_TARGETS {
-        if let Ok(cap) = format!("{target}=debug").parse::<Directive>() {
-            filter = filter.add_directive(cap);
+        if let Ok(directive) = format!("{target}={cap}").parse::<Directive>() {
+            filter = filter.add_directive(directive);
         }
     }
     filter
@@ -101,5 +104,7 @@ mod tests {
         let traced = logged_with("trace");
         assert!(traced.contains("our own trace line"), "our code still traces: {traced}");
         assert!(traced.contains("runtime debug line"), "the runtime still logs at debug: {traced}");
+        let quiet = logged_with("info");
+        assert!(!quiet.contains("runtime debug line"), "a cap never raises a library's level: {quiet}");
     }
 }

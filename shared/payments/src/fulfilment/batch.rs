@@ -1,7 +1,7 @@
 //! The `events` function's use case: one DynamoDB stream batch in, events on the bus, in order.
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::time::Instant;
@@ -16,13 +16,14 @@ use crate::store::dynamo::Item;
 /// by Lambda reports nothing, and the whole batch is retried.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 
+/// A batch's budget when the invocation carries no believable deadline (a local emulator).
+const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(60);
+
 /// The deadline of a batch from the Lambda context's (milliseconds since the Unix epoch), less
 /// [`ANSWER_MARGIN`]. A deadline already past gives now: the batch is then reported whole.
 pub fn batch_deadline(lambda_deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let left =
-        Duration::from_millis(u64::try_from(u128::from(lambda_deadline_ms).saturating_sub(now_ms)).unwrap_or(u64::MAX));
-    Instant::now() + left.saturating_sub(ANSWER_MARGIN)
+    let deadline = crate::deadline::Deadline::from_lambda(lambda_deadline_ms, BUDGET_WITHOUT_DEADLINE);
+    Instant::now() + deadline.remaining().saturating_sub(ANSWER_MARGIN)
 }
 
 /// One stream record: its identifier for the batch-failure answer (the `SequenceNumber`) and its images.
@@ -310,11 +311,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_lambda_deadline_keeps_a_margin() {
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let in_two_seconds = u64::try_from(now_ms + 2000).unwrap_or(u64::MAX);
         let left = batch_deadline(in_two_seconds).saturating_duration_since(Instant::now());
         assert!(left <= Duration::from_millis(1700) && left > Duration::from_millis(1500), "{left:?}");
-        assert!(batch_deadline(1_000) <= Instant::now(), "a past deadline leaves nothing");
+        let a_second_ago = in_two_seconds - 3_000;
+        assert!(batch_deadline(a_second_ago) <= Instant::now(), "a past deadline leaves nothing");
+        let emulated = batch_deadline(600_000).saturating_duration_since(Instant::now());
+        assert!(emulated > Duration::from_secs(50), "an emulator's constant is no deadline: {emulated:?}");
     }
 
     #[tokio::test]

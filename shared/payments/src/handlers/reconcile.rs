@@ -23,6 +23,9 @@ pub enum ReconcileError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// A run's budget when the invocation carries no believable deadline (a local emulator).
+const RUN_BUDGET_WITHOUT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What `reconcile` needs, built once at start.
 pub struct ReconcileHandler<S> {
     /// Its failures count `StoreFailures`.
@@ -59,7 +62,7 @@ impl<S: OrderStore> ReconcileHandler<S> {
 
     /// Runs one reconciliation for `event` within the Lambda context's deadline (epoch milliseconds).
     pub async fn handle(&self, event: &Value, deadline_ms: u64) -> Result<Summary, ReconcileError> {
-        let deadline = Deadline::from_epoch_millis(deadline_ms);
+        let deadline = Deadline::from_lambda(deadline_ms, RUN_BUDGET_WITHOUT_DEADLINE);
         self.run(event, &deadline).await
     }
 
