@@ -21,28 +21,45 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// An error answer of ours. Each variant is one row of the contract's error table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
+    /// 400 `invalid_request`: a bad body; the message names the field at fault.
     InvalidRequest(String),
+    /// 401 `unauthorized`: the bearer token is missing, malformed, forged or expired; the message says which.
     Unauthorized(String),
+    /// 401 `invalid_code`: WeChat says the login code is invalid or already used (40029, 40163).
     InvalidCode,
+    /// 403 `login_blocked`: WeChat blocked a high-risk user's login (40226).
     LoginBlocked,
+    /// 400 `invalid_order_token`: the merchant's order token cannot be trusted or breaks a rule; the message says which.
     InvalidOrderToken(String),
+    /// 403 `forbidden`: the order token's `sub` names another user.
     Forbidden(String),
+    /// 404 `not_found`: no such order for this user, also used for another user's order so nothing leaks.
     NotFound,
+    /// 409 `order_conflict`: the orderId is taken with other terms, or another prepay of it is under way.
     OrderConflict(&'static str),
+    /// 409 `already_paid`: the order is paid (or in review), so a new attempt would risk paying twice.
     AlreadyPaid,
+    /// 413 `payload_too_large`: the body is over [`MAX_BODY_BYTES`].
     PayloadTooLarge,
+    /// 429 `rate_limited`: WeChat's login rate limit (45011).
     RateLimited,
+    /// 502 `payment_rejected`: 2C2P answered, correctly signed, but did not create the WeChat order.
     PaymentRejected {
+        /// 2C2P's respCode, passed on so the developer can look it up.
         resp_code: String,
+        /// 2C2P's own explanation of the refusal.
         fail_reason: String,
     },
+    /// 502 `upstream_error`: WeChat or 2C2P unreachable, garbled, badly signed or an unlisted errcode.
     Upstream(String),
+    /// 504 `upstream_timeout`: WeChat or 2C2P did not answer within our bound.
     UpstreamTimeout(String),
     /// Logged with the request id and this cause; the answer reveals nothing of it.
     Internal(String),
 }
 
 impl ApiError {
+    /// The HTTP status of the contract's error table for this error.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_) | Self::InvalidOrderToken(_) => StatusCode::BAD_REQUEST,
@@ -58,6 +75,7 @@ impl ApiError {
         }
     }
 
+    /// The stable snake_case `error.code` clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
@@ -78,6 +96,7 @@ impl ApiError {
         }
     }
 
+    /// The `error.message` a developer can act on; never a secret, a stack trace or an upstream body.
     pub fn message(&self) -> String {
         match self {
             Self::InvalidRequest(m)

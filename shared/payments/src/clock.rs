@@ -15,10 +15,12 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// A test clock stopped at `start`, so expiry can be checked without sleeping.
     pub fn manual(start: UnixSeconds) -> Self {
         Self::Manual(Arc::new(AtomicI64::new(start)))
     }
 
+    /// Unix seconds from this clock; a system clock before 1970 reads as 0 rather than failing.
     pub fn now(&self) -> UnixSeconds {
         match self {
             Self::System => std::time::SystemTime::now()

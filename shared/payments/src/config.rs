@@ -9,15 +9,23 @@ use thiserror::Error;
 
 use crate::secret::Secret;
 
+/// Where SecurePay requests go when `PGW_PAYMENT_URL` is unset: 2C2P's demo, never production by accident.
 pub const DEFAULT_PGW_PAYMENT_URL: &str = "https://demo2.2c2p.com/2C2PFrontEnd/SecurePayment/Payment.aspx";
+/// Where inquiries go when `PGW_ACTION_URL` is unset: 2C2P's demo Payment Action endpoint.
 pub const DEFAULT_PGW_ACTION_URL: &str = "https://demo2.2c2p.com/2C2PFrontend/PaymentActionV2/PaymentProcess.aspx";
+/// WeChat's public API base, used unless `WECHAT_API_URL` points at a simulator.
 pub const DEFAULT_WECHAT_API_URL: &str = "https://api.weixin.qq.com";
+/// Session lifetime when `SESSION_TTL_SECONDS` is unset: two hours, as the contract says.
 pub const DEFAULT_SESSION_TTL_SECONDS: i64 = 7200;
+/// How long payment parameters stay usable when `PAYMENT_TTL_SECONDS` is unset: 15 minutes.
 pub const DEFAULT_PAYMENT_TTL_SECONDS: i64 = 900;
+/// Delay before an attempt's first inquiry, giving 2C2P's notification time to arrive first.
 pub const DEFAULT_RECONCILE_AFTER_SECONDS: i64 = 120;
+/// Attempts one reconcile run takes on when `RECONCILE_BATCH` is unset.
 pub const DEFAULT_RECONCILE_BATCH: usize = 100;
 /// Most attempts one reconcile run may take on: beyond this a run cannot finish within its deadline.
 pub const MAX_RECONCILE_BATCH: usize = 1000;
+/// The fulfilment events' EventBridge `Source` when `EVENT_SOURCE` is unset.
 pub const DEFAULT_EVENT_SOURCE: &str = "wcmini.payments";
 /// The secrets `SECRETS_ARN` may carry, as keys of its JSON.
 pub const SECRET_NAMES: [&str; 7] = [
@@ -34,15 +42,29 @@ pub const MIN_SESSION_SECRET_LEN: usize = 32;
 /// The same floor for the merchant's order key: it is an HS256 key too (RFC 7518 §3.2).
 pub const MIN_ORDER_SIGNING_KEY_LEN: usize = 32;
 
+/// Why a function refuses to start; the message names the variable and never shows a secret's value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
+    /// A required variable is absent (and `SECRETS_ARN`, if set, does not carry it either).
     #[error("configuration: {0} is required but not set")]
     Missing(&'static str),
+    /// A variable is set but fails its rule (not a URL, out of range, too short a key, ...).
     #[error("configuration: {var} is malformed: {reason}")]
-    Malformed { var: &'static str, reason: String },
+    Malformed {
+        /// The variable at fault, so the start-up line points at what to fix.
+        var: &'static str,
+        /// What rule it breaks, phrased without its value.
+        reason: String,
+    },
     /// A rotation left half done: the old key was copied into both variables.
     #[error("configuration: {var} is the same as {current}; set it to the key used before the rotation, or unset it")]
-    PreviousSameAsCurrent { var: &'static str, current: &'static str },
+    PreviousSameAsCurrent {
+        /// The `_PREVIOUS` variable that should hold the pre-rotation key.
+        var: &'static str,
+        /// The current-key variable it duplicates.
+        current: &'static str,
+    },
+    /// `SECRETS_ARN` is set but Secrets Manager did not hand over the secret's text (access, network, binary secret).
     #[error("configuration: SECRETS_ARN could not be read: {0}")]
     SecretsUnavailable(String),
 }
@@ -262,14 +284,20 @@ pub async fn load_or_exit<T>(from_settings: fn(&Settings) -> Result<T, ConfigErr
 /// What `openid` needs.
 #[derive(Debug, Clone)]
 pub struct OpenidConfig {
+    /// Mini program appID sent to jscode2session; letters and digits only.
     pub wechat_app_id: String,
+    /// Mini program appSecret; travels only in the jscode2session query, never in logs or errors.
     pub wechat_app_secret: Secret,
+    /// WeChat API base, overridable so tests and the sandbox can use a simulated WeChat.
     pub wechat_api_url: String,
+    /// Key that signs the session tokens `prepay` will later check.
     pub session_secret: Secret,
+    /// Lifetime of an issued session token, 1 second to 1 year.
     pub session_ttl_seconds: i64,
 }
 
 impl OpenidConfig {
+    /// Reads and checks what `openid` needs, so a bad setting stops it at start rather than mid-request.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         Ok(Self {
             wechat_app_id: s.app_id()?,
@@ -285,24 +313,38 @@ impl OpenidConfig {
 /// previous 2C2P key).
 #[derive(Debug, Clone)]
 pub struct PrepayConfig {
+    /// DynamoDB table holding orders, attempts and the audit trail.
     pub table_name: String,
+    /// Our 2C2P merchant ID (1 to 15 letters and digits), put in every SecurePay request.
     pub merchant_id: String,
+    /// Current 2C2P key: signs every request and verifies answers.
     pub pgw_secret_key: Secret,
+    /// The 2C2P key before a rotation, so inquiry answers signed with it still verify.
     pub pgw_secret_key_previous: Option<Secret>,
+    /// SecurePay endpoint that creates the WeChat order.
     pub pgw_payment_url: String,
+    /// Payment Action endpoint, for the inquiries of `GET /orders` and of expired attempts.
     pub pgw_action_url: String,
+    /// Mini program appID, passed to 2C2P so it creates the order for the right mini program.
     pub wechat_app_id: String,
+    /// Current session key, checking bearer tokens minted by `openid`.
     pub session_secret: Secret,
+    /// Session key before a rotation, so tokens issued under it stay valid until they expire.
     pub session_secret_previous: Option<Secret>,
     /// `None` only when `client_pricing` is on and no key is configured: then no token can be checked.
     pub order_signing_key: Option<Secret>,
+    /// The merchant's order key before a rotation, still accepted so tokens in flight keep working.
     pub order_signing_key_previous: Option<Secret>,
+    /// When true the mini program may set the order itself; for tests, tips and the sandbox, never the default.
     pub client_pricing: bool,
+    /// How long an attempt's payment parameters stay valid before a retry needs a new attempt.
     pub payment_ttl_seconds: i64,
+    /// Delay after parameters are issued before reconciliation first inquires the attempt.
     pub reconcile_after_seconds: i64,
 }
 
 impl PrepayConfig {
+    /// Reads and checks what `prepay` needs, so a bad setting stops it at start rather than mid-request.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let pgw_secret_key = s.pgw_secret_key()?;
         let session_secret = s.session_secret()?;
@@ -330,14 +372,18 @@ impl PrepayConfig {
 /// What `notify` needs.
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
+    /// DynamoDB table where notifications are kept and orders moved.
     pub table_name: String,
+    /// Our 2C2P merchant ID; a notification for any other merchant is refused with 400.
     pub merchant_id: String,
+    /// Current 2C2P key, checking each notification's signature before anything is read or written.
     pub pgw_secret_key: Secret,
     /// Notifications signed before a 2C2P key rotation still verify with it.
     pub pgw_secret_key_previous: Option<Secret>,
 }
 
 impl NotifyConfig {
+    /// Reads and checks what `notify` needs, so a bad setting stops it at start rather than mid-request.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let pgw_secret_key = s.pgw_secret_key()?;
         Ok(Self {
@@ -352,17 +398,24 @@ impl NotifyConfig {
 /// What `reconcile` needs.
 #[derive(Debug, Clone)]
 pub struct ReconcileConfig {
+    /// DynamoDB table whose reconciliation index lists the due attempts.
     pub table_name: String,
+    /// Our 2C2P merchant ID, named in every inquiry.
     pub merchant_id: String,
+    /// Current 2C2P key: signs inquiries and verifies their answers' `hashValue`.
     pub pgw_secret_key: Secret,
     /// Inquiry answers signed before a 2C2P key rotation still verify with it.
     pub pgw_secret_key_previous: Option<Secret>,
+    /// Payment Action endpoint the inquiries are posted to.
     pub pgw_action_url: String,
+    /// Delay after parameters are issued before an attempt is first inquired.
     pub reconcile_after_seconds: i64,
+    /// Most attempts one run takes on, so it finishes within its deadline; the rest wait for the next run.
     pub reconcile_batch: usize,
 }
 
 impl ReconcileConfig {
+    /// Reads and checks what `reconcile` needs, so a bad setting stops it at start rather than mid-request.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let pgw_secret_key = s.pgw_secret_key()?;
         Ok(Self {
@@ -380,11 +433,14 @@ impl ReconcileConfig {
 /// What `events` needs.
 #[derive(Debug, Clone)]
 pub struct EventsConfig {
+    /// EventBridge bus the fulfilment events are published to.
     pub event_bus_name: String,
+    /// The events' `Source`, which merchants' rules match on; checked against EventBridge's limits at start.
     pub event_source: String,
 }
 
 impl EventsConfig {
+    /// Reads and checks what `events` needs, so a bad `EVENT_SOURCE` fails at start, not on every record.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let event_source = s.get("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.to_owned());
         // EventBridge refuses these in PutEvents; better to fail at start than on every record.

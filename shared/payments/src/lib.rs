@@ -1,5 +1,7 @@
 //! The domain and its ports, above the wire formats of `protocol` and below the thin Lambda binaries.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod aws;
 pub mod clock;
@@ -16,6 +18,8 @@ pub mod session;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod timefmt;
 pub mod upstream;
 pub mod usecases;

@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value read from the environment or Secrets Manager so it can't reach a log by accident.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

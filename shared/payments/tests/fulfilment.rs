@@ -29,6 +29,7 @@ use payments::fulfilment::{
 use payments::ids::{InvoiceNo, OpenId, OrderId};
 use payments::order::{Order, StoredStatus};
 use payments::store::dynamo::{Item, order_from_item};
+use payments::testing;
 use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 use serde_json::{Value, json};
@@ -67,22 +68,11 @@ fn payment() -> WechatPayment {
 /// The order of events/stream.json before it was paid.
 fn pending_order() -> Order {
     Order {
-        order_id: OrderId::parse("A-1001").expect("order id"),
-        openid: OpenId::new("oSandboxAlice0000000000000000").expect("openid"),
-        amount: MinorUnits::new(1250).expect("amount"),
-        currency: Currency::from_code("SGD").expect("SGD"),
-        description: "Latte x2".into(),
-        status: StoredStatus::Pending,
-        invoice_no: InvoiceNo::parse("INV20261126000001").expect("invoice"),
+        openid: testing::openid("oSandboxAlice0000000000000000"),
         payment: Some(payment()),
         attempt_expires_at: T0 + 900,
-        paid_invoice_no: None,
-        fail_reason: None,
-        review_reason: None,
-        created_at: T0,
-        updated_at: T0,
-        paid_at: None,
         version: 2,
+        ..testing::order("A-1001", "INV20261126000001")
     }
 }
 

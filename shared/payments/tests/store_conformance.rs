@@ -87,25 +87,13 @@ fn payment(prepay_id: &str) -> WechatPayment {
     WechatPayment::from_json(&json).expect("valid payment parameters")
 }
 
-/// A fresh order: pending, 2C2P not answered yet, every optional field unset.
+/// A fresh order: pending, 2C2P not answered yet, every optional field unset; a description XML and
+/// JSON would both have to escape.
 fn new_order(order_id: &OrderId, invoice_no: &InvoiceNo) -> Order {
     Order {
-        order_id: order_id.clone(),
         openid: openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
-        amount: amount(1250),
-        currency: sgd(),
         description: "Latte x2 & <cake> \"50%\" 拿铁 ☕".to_owned(),
-        status: StoredStatus::Pending,
-        invoice_no: invoice_no.clone(),
-        payment: None,
-        attempt_expires_at: T0 + 60,
-        paid_invoice_no: None,
-        fail_reason: None,
-        review_reason: None,
-        created_at: T0,
-        updated_at: T0,
-        paid_at: None,
-        version: 1,
+        ..payments::testing::order(order_id.as_str(), invoice_no.as_str())
     }
 }
 

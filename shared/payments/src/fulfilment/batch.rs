@@ -29,20 +29,41 @@ pub fn batch_deadline(lambda_deadline_ms: u64) -> Instant {
 /// One stream record: its identifier for the batch-failure answer (the `SequenceNumber`) and its images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRecordInput {
+    /// The record's `SequenceNumber`, echoed in `batchItemFailures` so Lambda retries from it.
     pub item_identifier: String,
+    /// The order before the write; absent for a new order.
     pub old_image: Option<Item>,
+    /// The order after the write; absent for a removal, which publishes nothing.
     pub new_image: Option<Item>,
 }
 
 /// Why a batch stopped short; the first failure only, the one that decides what is retried.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BatchFailure {
+    /// A record's image could not be read as an order, so it cannot be turned into an event.
     #[error("stream record {item} is unreadable: {error}")]
-    Unreadable { item: String, error: ImageError },
+    Unreadable {
+        /// The record's identifier, to find it in the stream.
+        item: String,
+        /// What was wrong with its image.
+        error: ImageError,
+    },
+    /// EventBridge took the call but refused this record's entry.
     #[error("EventBridge refused the event of stream record {item} ({code})")]
-    Refused { item: String, code: String },
+    Refused {
+        /// The record whose entry was refused.
+        item: String,
+        /// EventBridge's error code for the entry, to tell throttling from a bad event.
+        code: String,
+    },
+    /// The PutEvents call itself failed (network, throttling, timeout), so no entry of it can be trusted.
     #[error("PutEvents failed from stream record {item}: {error}")]
-    Call { item: String, error: PublishError },
+    Call {
+        /// The first record of the failed call; it and every later record are retried.
+        item: String,
+        /// Why the call failed.
+        error: PublishError,
+    },
 }
 
 /// What became of a batch.
@@ -53,6 +74,7 @@ pub struct BatchOutcome {
     pub failed: Vec<String>,
     /// Events the bus accepted (some may be repeated when the failed records are retried).
     pub published: usize,
+    /// The first failure, for the log line and the metric; `None` when the whole batch went through.
     pub failure: Option<BatchFailure>,
 }
 

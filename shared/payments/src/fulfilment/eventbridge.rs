@@ -16,6 +16,7 @@ pub struct EventBridgePublisher {
 }
 
 impl EventBridgePublisher {
+    /// A publisher for `bus_name` on a client the caller built (tests point it at a local endpoint).
     pub fn new(client: Client, bus_name: String) -> Self {
         Self { client, bus_name }
     }

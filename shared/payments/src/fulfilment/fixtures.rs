@@ -9,32 +9,12 @@ use crate::order::{Order, StoredStatus};
 use crate::store::dynamo::Item;
 
 pub const SOURCE: &str = "wcmini.payments";
-/// 2026-11-26T12:00:00Z.
-pub const T0: i64 = 1_795_694_400;
+pub use crate::testing::T0;
 
-pub fn inv(text: &str) -> InvoiceNo {
-    InvoiceNo::parse(text).expect("invoice")
-}
+pub use crate::testing::inv;
 
 pub fn new_order(order_id: &str) -> Order {
-    Order {
-        order_id: OrderId::parse(order_id).expect("order id"),
-        openid: OpenId::new("o-alice").expect("openid"),
-        amount: MinorUnits::new(1250).expect("amount"),
-        currency: Currency::from_code("SGD").expect("SGD"),
-        description: "Latte x2".into(),
-        status: StoredStatus::Pending,
-        invoice_no: inv("INV1"),
-        payment: None,
-        attempt_expires_at: T0 + 60,
-        paid_invoice_no: None,
-        fail_reason: None,
-        review_reason: None,
-        created_at: T0,
-        updated_at: T0,
-        paid_at: None,
-        version: 1,
-    }
+    crate::testing::order(order_id, "INV1")
 }
 
 pub fn with_payment(order: &Order) -> Order {

@@ -20,7 +20,9 @@ const ORDER_SK: &str = "ORDER";
 /// Which image of a stream record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageSide {
+    /// The image before the write.
     Old,
+    /// The image after the write.
     New,
 }
 
@@ -40,11 +42,14 @@ pub enum ImageError {
     /// Neither image is there: the stream is not `NEW_AND_OLD_IMAGES` (template.yaml's job).
     #[error("the stream record carries no image; the stream must be NEW_AND_OLD_IMAGES")]
     NoImage,
+    /// The image's sort key is missing or not a string, so it cannot be told an order or not.
     #[error("the {0} image has no string sort key (sk)")]
     NoSortKey(ImageSide),
     #[error("the {side} image is not a readable order: {source}")]
     Malformed {
+        /// Which image was unreadable.
         side: ImageSide,
+        /// What the store's decoder found wrong with it.
         #[source]
         source: StoreError,
     },

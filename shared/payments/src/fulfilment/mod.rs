@@ -22,17 +22,24 @@ pub use eventbridge::EventBridgePublisher;
 pub use image::{ImageError, ImageSide, batch_response, event_from_images, records_from_event};
 pub use publisher::{EntryOutcome, EventPublisher, MAX_ENTRIES, MemoryPublisher, PublishError};
 
+/// `DetailType` of a new order, or of a new attempt after a failure; merchant rules match on it.
 pub const ORDER_PENDING: &str = "Order Pending";
+/// `DetailType` when money arrived and the order is paid: the one to ship on.
 pub const ORDER_PAID: &str = "Order Paid";
+/// `DetailType` when the current attempt failed; the user may still retry.
 pub const ORDER_FAILED: &str = "Order Failed";
+/// `DetailType` when a person must look (amount mismatch or a double payment).
 pub const ORDER_NEEDS_REVIEW: &str = "Order Needs Review";
 
 /// One EventBridge entry, bus aside: serialized with EventBridge's own field names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct OrderEvent {
+    /// EventBridge `Source`, from `EVENT_SOURCE`, so merchants' rules can pick our events out.
     pub source: String,
+    /// One of the `ORDER_*` detail types, naming the new status for rule matching.
     pub detail_type: &'static str,
+    /// The JSON body merchants' targets receive.
     pub detail: EventDetail,
 }
 
@@ -43,9 +50,12 @@ pub struct OrderEvent {
 pub struct EventDetail {
     /// `{orderId}:{version}`: the same on every delivery of one change, so consumers deduplicate on it.
     pub event_id: String,
+    /// The order as `GET /orders` shows it, flattened into the detail.
     #[serde(flatten)]
     pub order: OrderView,
+    /// Who paid, so the merchant can reach the payer; never sent to the mini program.
     pub openid: OpenId,
+    /// Why the order went to review, for the person who must look; only on review events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub review_reason: Option<String>,
 }

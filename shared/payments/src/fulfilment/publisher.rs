@@ -16,21 +16,31 @@ pub const MAX_ENTRIES: usize = 10;
 /// may quote the entry, and the entry carries the payer's openid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryOutcome {
+    /// The bus accepted the entry; its targets will receive it.
     Published,
-    Refused { code: String },
+    /// The bus refused the entry; the record is reported failed and retried.
+    Refused {
+        /// EventBridge's error code only (its message may quote the payer's openid).
+        code: String,
+    },
 }
 
 /// Why a whole call failed: no entry of it may be taken as published.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PublishError {
+    /// The deadline left no time for a call; the records are retried by the next invocation.
     #[error("no time left before the deadline to publish")]
     OutOfTime,
+    /// EventBridge answered `ThrottlingException`; a retry later should go through.
     #[error("EventBridge is throttling requests")]
     Throttled,
+    /// The call failed (network, timeout, an error code or a short answer); the message says which, without the entries.
     #[error("EventBridge is unavailable: {0}")]
     Unavailable(String),
+    /// Our bug: a call was given no entries or more than [`MAX_ENTRIES`].
     #[error("a PutEvents call takes 1 to {MAX_ENTRIES} entries, not {0}")]
     BatchSize(usize),
+    /// An event's detail could not be turned into JSON.
     #[error("an event could not be encoded: {0}")]
     Encoding(String),
 }
@@ -38,6 +48,7 @@ pub enum PublishError {
 /// Puts events on the bus: one call for at most [`MAX_ENTRIES`] events, answered entry by entry
 /// (in the order given), and bounded by `deadline`.
 pub trait EventPublisher: Send + Sync {
+    /// Publishes `events` in one call, answering one outcome per event in the same order.
     fn put_events(
         &self,
         events: &[OrderEvent],
@@ -82,6 +93,7 @@ impl Default for MemoryPublisher {
 }
 
 impl MemoryPublisher {
+    /// An empty publisher keeping the last [`MEMORY_CAPACITY`] events, for the sandbox and tests.
     pub fn new() -> Self {
         Self::default()
     }

@@ -24,6 +24,7 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 use protocol::money::{Currency, MinorUnits};
@@ -144,6 +145,24 @@ impl DynamoStore {
             None => builder.update_expression("SET validUntil = :valid_until REMOVE dueShard, dueAt"),
         };
         builder.build().map_err(|_| unavailable("DynamoDB request could not be built"))
+    }
+
+    /// Every item `query` finds, page after page, up to `limit` items.
+    async fn query_all(&self, query: QueryFluentBuilder, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start.take()).send().await.map_err(store_error)?;
+            items.extend(page.items().iter().cloned());
+            if items.len() >= limit {
+                items.truncate(limit);
+                return Ok(items);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
@@ -378,32 +397,20 @@ impl OrderStore for DynamoStore {
 
 impl AuditTrail for DynamoStore {
     async fn evidence(&self, invoice_no: Option<&InvoiceNo>) -> Result<Vec<EvidenceRecord>, StoreError> {
-        let pk = evidence_pk(invoice_no);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(evidence_pk(invoice_no)))
+            .consistent_read(true);
         let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_values(":pk", s(&pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in page.items() {
-                let is_evidence = matches!(item.get("sk"), Some(AttributeValue::S(sk))
-                    if sk.starts_with(NOTIFY_PREFIX) || sk.starts_with(INQUIRY_PREFIX));
-                if is_evidence {
-                    records.push(evidence_from_item(item)?);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
+        for item in self.query_all(query, usize::MAX).await? {
+            let is_evidence = matches!(item.get("sk"), Some(AttributeValue::S(sk))
+                if sk.starts_with(NOTIFY_PREFIX) || sk.starts_with(INQUIRY_PREFIX));
+            if is_evidence {
+                records.push(evidence_from_item(&item)?);
             }
         }
         // Stable: records received in the same second stay in key (fingerprint) order.
@@ -414,58 +421,33 @@ impl AuditTrail for DynamoStore {
 
 impl Operations for DynamoStore {
     async fn orders_in_review(&self, limit: usize) -> Result<Vec<Result<Order, StoreError>>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        while found.len() < limit {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(REVIEW_INDEX)
-                .key_condition_expression("reviewKey = :review")
-                .expression_attribute_values(":review", s(REVIEW_KEY))
-                .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            found.extend(page.items().iter().map(order_from_item));
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        found.truncate(limit);
-        Ok(found)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(REVIEW_INDEX)
+            .key_condition_expression("reviewKey = :review")
+            .expression_attribute_values(":review", s(REVIEW_KEY))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX));
+        Ok(self.query_all(query, limit).await?.iter().map(order_from_item).collect())
     }
 
     /// The index holds keys only (it would otherwise be rewritten at every reschedule), so each
     /// attempt is then read from the table itself, strongly consistent.
     async fn attempts_of(&self, order_id: &OrderId) -> Result<Vec<Attempt>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ATTEMPTS_INDEX)
+            .key_condition_expression("orderKey = :order")
+            .expression_attribute_values(":order", s(order_pk(order_id)));
         let mut invoices = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(ATTEMPTS_INDEX)
-                .key_condition_expression("orderKey = :order")
-                .expression_attribute_values(":order", s(order_pk(order_id)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in page.items() {
-                let r = Reader::new(item);
-                let pk = r.req_s("pk")?;
-                let text = pk.strip_prefix("INVOICE#").ok_or_else(|| r.corrupt("pk is not an invoice's".to_owned()))?;
-                invoices.push(r.parse_invoice("pk", text)?);
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
+        for item in self.query_all(query, usize::MAX).await? {
+            let r = Reader::new(&item);
+            let pk = r.req_s("pk")?;
+            let text = pk.strip_prefix("INVOICE#").ok_or_else(|| r.corrupt("pk is not an invoice's".to_owned()))?;
+            invoices.push(r.parse_invoice("pk", text)?);
         }
         let mut attempts = Vec::new();
         for invoice_no in &invoices {
@@ -500,31 +482,18 @@ impl Operations for DynamoStore {
     }
 
     async fn resolutions_of(&self, order_id: &OrderId) -> Result<Vec<Resolution>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(order_pk(order_id)))
-                .expression_attribute_values(":prefix", s(RESOLUTION_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in page.items() {
-                found.push(resolution_from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":pk", s(order_pk(order_id)))
+            .expression_attribute_values(":prefix", s(RESOLUTION_PREFIX))
+            .consistent_read(true);
+        let mut found =
+            self.query_all(query, usize::MAX).await?.iter().map(resolution_from_item).collect::<Result<Vec<_>, _>>()?;
         found.sort_by_key(|r| r.version);
         Ok(found)
     }
