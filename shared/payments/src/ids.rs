@@ -12,10 +12,13 @@ use crate::timefmt;
 /// Why an identifier was refused; the message names the field and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdError {
+    /// Refused `orderId`, so the caller gets a 400 naming the field.
     #[error("orderId must be 1 to 64 of A-Z a-z 0-9 _ -")]
     OrderId,
+    /// Refused `invoiceNo`; one from 2C2P or the table that breaks 2C2P's rule is not ours.
     #[error("invoiceNo must be 1 to 20 letters and digits")]
     InvoiceNo,
+    /// The OS gave no random bytes, so no unguessable invoice number can be made.
     #[error("the randomness source failed")]
     NoRandomness,
 }
@@ -43,12 +46,14 @@ impl OrderId {
         if valid { Ok(Self(text.to_owned())) } else { Err(IdError::OrderId) }
     }
 
+    /// The orderId as the merchant sent it, for keys, logs and answers.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl InvoiceNo {
+    /// The one place the invoiceNo rule lives (2C2P's uniqueTransactionCode: 1 to 20 letters and digits).
     pub fn parse(text: &str) -> Result<Self, IdError> {
         let valid = (1..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric());
         if valid { Ok(Self(text.to_owned())) } else { Err(IdError::InvoiceNo) }
@@ -64,6 +69,7 @@ impl InvoiceNo {
         Ok(Self(format!("{}{suffix}", timefmt::invoice_prefix(now))))
     }
 
+    /// The invoiceNo as 2C2P knows it, for requests, keys and answers.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -76,6 +82,7 @@ impl OpenId {
         if text.is_empty() { None } else { Some(Self(text)) }
     }
 
+    /// The openid as WeChat gave it, for keys, 2C2P requests and ownership checks.
     pub fn as_str(&self) -> &str {
         &self.0
     }

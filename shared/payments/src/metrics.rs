@@ -24,10 +24,15 @@ pub const NAMESPACE: &str = "WcminiPayments";
 
 /// The `Service` dimension: the functions' short names.
 pub mod service {
+    /// `Service` of the login function, whose upstream is WeChat.
     pub const OPENID: &str = "openid";
+    /// `Service` of the prepay function (which also serves `GET /orders`).
     pub const PREPAY: &str = "prepay";
+    /// `Service` of the 2C2P notification receiver.
     pub const NOTIFY: &str = "notify";
+    /// `Service` of the scheduled inquiry run.
     pub const RECONCILE: &str = "reconcile";
+    /// `Service` of the stream-to-EventBridge publisher.
     pub const EVENTS: &str = "events";
 }
 
@@ -37,29 +42,38 @@ pub mod names {
     pub const PAYMENTS_PAID: &str = "PaymentsPaid";
     /// Its amount in minor units (dimensions `Service`, `Currency`).
     pub const PAYMENTS_PAID_AMOUNT: &str = "PaymentsPaidAmount";
+    /// An order went to review (a person must look: amount mismatch or double payment); dimension `Service`.
     pub const ORDERS_TO_REVIEW: &str = "OrdersToReview";
     /// Dimensions `Service`, `Reason` (one of [`super::reason`]).
     pub const NOTIFICATIONS_REFUSED: &str = "NotificationsRefused";
+    /// A store call failed for a reason other than a lost race; dimension `Service`.
     pub const STORE_FAILURES: &str = "StoreFailures";
     /// Dimensions `Service`, `Upstream` (`2C2P` or `WeChat`).
     pub const UPSTREAM_ERRORS: &str = "UpstreamErrors";
     /// Dimensions `Service`, `Upstream` (`2C2P` or `WeChat`).
     pub const UPSTREAM_TIMEOUTS: &str = "UpstreamTimeouts";
+    /// A payment found by reconciliation's inquiry: 2C2P's notification for it was lost or late.
     pub const RECONCILE_RECOVERIES: &str = "ReconcileRecoveries";
+    /// An inquiry of a reconcile run failed (unreachable, timed out, garbage, bad hash); it is retried later.
     pub const RECONCILE_ERRORS: &str = "ReconcileErrors";
+    /// Stream records the `events` function reported failed; a run of them means EventBridge refuses our events.
     pub const EVENTS_FAILED: &str = "EventsFailed";
 }
 
 /// The `Reason` of `NotificationsRefused`.
 pub mod reason {
+    /// The notification's signature did not verify (answered 401): forged, or a key rotation gone wrong.
     pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// A verified notification named a merchant ID other than ours (answered 400).
     pub const OTHER_MERCHANT: &str = "other_merchant";
+    /// The body was not a form, lacked `paymentResponse`, or its envelope could not be read (answered 400).
     pub const MALFORMED: &str = "malformed";
 }
 
 /// A metric's CloudWatch unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// Occurrences, for counters.
     Count,
     /// CloudWatch has no currency unit: amounts go unitless.
     None,
@@ -117,6 +131,7 @@ impl Metrics {
         Self { service: "", sink: Sink::Off }
     }
 
+    /// The function name these metrics carry as `Service` (empty for [`Self::off`]).
     pub fn service(&self) -> &'static str {
         self.service
     }
@@ -243,6 +258,7 @@ pub struct MeteredStore<S> {
 }
 
 impl<S> MeteredStore<S> {
+    /// Wraps `inner` so each failed call is counted under `metrics`' service.
     pub fn new(inner: S, metrics: Metrics) -> Self {
         Self { inner, metrics }
     }

@@ -25,23 +25,33 @@ pub const RECONCILE_MAX_INTERVAL_SECONDS: i64 = 30 * 60;
 /// What is stored. `expired` is never stored: it is read from a pending attempt past its validity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoredStatus {
+    /// Awaiting payment; reads as expired once the current attempt is past its validity.
     Pending,
+    /// Money arrived for some attempt; never goes back to pending, failed or expired.
     Paid,
+    /// The current attempt ended without money; a new prepay may start another.
     Failed,
+    /// A person must look: the money differs from the order, or it was paid twice.
     Review,
 }
 
 /// What the contract shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
+    /// Awaiting payment, the current attempt's parameters still valid (or 2C2P still being asked).
     Pending,
+    /// Paid: the one status the merchant may ship on.
     Paid,
+    /// The current attempt ended without money; `failReason` says why.
     Failed,
+    /// Never stored: a pending attempt past its validity, so a retry starts a new attempt.
     Expired,
+    /// A person must look; the mini program should not offer to pay again.
     Review,
 }
 
 impl StoredStatus {
+    /// The word stored in the table and shown in events; [`Self::parse`] reads it back.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -51,6 +61,7 @@ impl StoredStatus {
         }
     }
 
+    /// Reads a stored status back; `None` for anything the table should never hold.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "pending" => Some(Self::Pending),
@@ -68,6 +79,7 @@ impl StoredStatus {
 }
 
 impl OrderStatus {
+    /// The `status` word of the contract's JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -82,8 +94,11 @@ impl OrderStatus {
 /// What the shopper is asked to pay, checked: the order's terms, wherever they came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderTerms {
+    /// The merchant's reference, unique per order in the table.
     pub order_id: OrderId,
+    /// Minor units of the currency, never a float, and greater than zero.
     pub amount: MinorUnits,
+    /// An entry of the supported-currency table, which also fixes the minor digits.
     pub currency: &'static Currency,
     /// As the merchant (or, with client pricing, the client) gave it.
     pub description: String,
@@ -95,7 +110,9 @@ pub struct OrderTerms {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{field} {rule}")]
 pub struct TermsError {
+    /// The order field at fault, as the contract's JSON names it.
     pub field: &'static str,
+    /// What the rule is, phrased to follow the field's name in one sentence.
     pub rule: String,
 }
 
@@ -131,13 +148,17 @@ impl OrderTerms {
 /// One order, with its current attempt inline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
+    /// The merchant's reference and the table key of the order.
     pub order_id: OrderId,
     /// The payer, from the session token.
     pub openid: OpenId,
+    /// What the payer owes, in minor units; a notification for another amount sends the order to review.
     pub amount: MinorUnits,
+    /// The order's currency; it never changes once recorded.
     pub currency: &'static Currency,
     /// As given by the first prepay.
     pub description: String,
+    /// Stored status; the contract's status is derived from it and the time of reading.
     pub status: StoredStatus,
     /// The current attempt's invoice number (2C2P's uniqueTransactionCode).
     pub invoice_no: InvoiceNo,
@@ -147,11 +168,15 @@ pub struct Order {
     pub attempt_expires_at: UnixSeconds,
     /// The attempt that was paid, once paid.
     pub paid_invoice_no: Option<InvoiceNo>,
+    /// Why the current attempt failed (2C2P's refusal, an unreachable 2C2P, a timeout), as `GET /orders` shows it.
     pub fail_reason: Option<String>,
     /// Why the order is in review, for the person who looks.
     pub review_reason: Option<String>,
+    /// When the first prepay recorded the order.
     pub created_at: UnixSeconds,
+    /// The last change `GET /orders` shows; writes that only keep books leave it as it was.
     pub updated_at: UnixSeconds,
+    /// When the order became paid, for `paidAt`.
     pub paid_at: Option<UnixSeconds>,
     /// Incremented by every write; each write is conditional on the version it read.
     pub version: u64,
@@ -163,11 +188,17 @@ pub struct Order {
 /// the attempt is in the reconciliation index; it leaves once its result is final or its window ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
+    /// This attempt's uniqueTransactionCode, the key notifications and inquiries find it by.
     pub invoice_no: InvoiceNo,
+    /// The order it belongs to, so evidence about any attempt reaches its order.
     pub order_id: OrderId,
+    /// The payer when the attempt began.
     pub openid: OpenId,
+    /// What this attempt asked 2C2P for, in minor units, to compare with the money reported.
     pub amount: MinorUnits,
+    /// The currency this attempt asked for, to compare with the money reported.
     pub currency: &'static Currency,
+    /// When the prepay began this attempt.
     pub created_at: UnixSeconds,
     /// When its payment parameters stop being valid (while in flight: when the hold ends).
     pub valid_until: UnixSeconds,
@@ -186,7 +217,10 @@ pub enum PrepayDecision {
     Reuse(WechatPayment),
     /// Failed, or expired: start a new attempt from this version. `inquire_first` names an expired
     /// attempt that had payment parameters: 2C2P is asked about it before it is replaced.
-    NewAttempt { inquire_first: Option<InvoiceNo> },
+    NewAttempt {
+        /// The expired attempt to ask 2C2P about first, so one order is not paid twice.
+        inquire_first: Option<InvoiceNo>,
+    },
     /// Another amount, currency or user.
     Conflict,
     /// A prepay of this same order holds the attempt and 2C2P has not answered it yet.
@@ -210,9 +244,15 @@ pub enum Verdict {
     /// The money arrived.
     Paid,
     /// Money arrived, but 2C2P says not the amount ordered (status AL/AM).
-    PaidOtherAmount { status: String },
+    PaidOtherAmount {
+        /// 2C2P's status (AL or AM), kept for the person who reviews the order.
+        status: String,
+    },
     /// The attempt ended without money, with 2C2P's reason.
-    Failed { reason: String },
+    Failed {
+        /// 2C2P's failReason, shown as the order's `failReason`.
+        reason: String,
+    },
     /// Nothing final: pending, unrecognised, a refund status, 2C2P did not know the invoice.
     Inconclusive(&'static str),
 }
@@ -220,6 +260,7 @@ pub enum Verdict {
 /// One piece of verified evidence about an attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
+    /// What the evidence means for the attempt.
     pub verdict: Verdict,
     /// The amount 2C2P reports; `None` when it was unreadable.
     pub amount: Option<MinorUnits>,

@@ -27,26 +27,36 @@ pub enum OrderTokenError {
     #[error(
         "orderToken is not a JWT: expected header.claims.signature, each base64url, header and claims JSON objects"
     )]
+    /// Not three base64url parts with JSON header and claims, so nothing in it can be read.
     Malformed,
+    /// The header names an algorithm other than HS256; refused so no `none` or key-confusion trick works.
     #[error("orderToken is signed with {0}; only HS256 is accepted")]
     UnsupportedAlgorithm(String),
+    /// The header carries a `kid`; we publish no key ids, so one means the token was meant elsewhere.
     #[error("orderToken's header has a kid; no key ids are published, so sign without one")]
     UnknownKid,
     /// RFC 7515 §4.1.11: an extension we do not understand must not be ignored.
     #[error("orderToken's header has crit; no JWS extensions are supported, so sign without one")]
     UnsupportedCritical,
+    /// Signed with neither the current nor the previous order key: forged, or the wrong key.
     #[error("orderToken is not signed with the merchant's order key (ORDER_SIGNING_KEY)")]
     BadSignature,
+    /// `exp` is now or past (no leeway); the merchant must mint a fresh token.
     #[error("orderToken has expired; have the merchant's backend sign a fresh one")]
     Expired,
+    /// No `exp` claim; an order token that never expires would let an old price be paid forever.
     #[error("orderToken has no exp claim; add one (a NumericDate: seconds since 1970)")]
     MissingExp,
+    /// `exp` is present but not a JSON number.
     #[error("orderToken's exp claim is not a number; use a NumericDate (seconds since 1970)")]
     ExpNotNumber,
+    /// A required order claim is absent; the claim is named.
     #[error("orderToken has no {0} claim")]
     ClaimMissing(&'static str),
+    /// An order claim is not a JSON string (amounts must be strings, so no float slips in); the claim is named.
     #[error("orderToken's {0} claim is not a JSON string")]
     ClaimNotString(&'static str),
+    /// Signing failed; only the sandbox and tests mint tokens.
     #[error("the order token could not be signed")]
     Signing,
 }
@@ -54,9 +64,13 @@ pub enum OrderTokenError {
 /// The order as the merchant signed it: raw claim strings, not yet checked against the order rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderClaims {
+    /// The merchant's orderId, not yet checked against the orderId rule.
     pub order_id: String,
+    /// Decimal string in major units, as signed; never read as a float.
     pub amount: String,
+    /// ISO 4217 alphabetic code, not yet checked against the supported list.
     pub currency: String,
+    /// The description as the merchant wrote it, kept as given.
     pub description: String,
     /// The openid allowed to pay; `None`: any logged-in user.
     pub sub: Option<String>,
@@ -78,6 +92,7 @@ impl std::fmt::Debug for OrderTokens {
 }
 
 impl OrderTokens {
+    /// Checks tokens signed with `current` or, during a rotation, `previous`; HS256 only, no leeway.
     pub fn new(current: &Secret, previous: Option<&Secret>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;

@@ -14,10 +14,13 @@ use crate::secret::Secret;
 /// Who issues and who accepts our tokens.
 const ISSUER: &str = "wechat-2c2p-payments";
 
+/// Why a bearer token was refused; both answer 401 `unauthorized` with this message.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TokenError {
+    /// Malformed, wrong issuer, or signed with neither key; logging in again gets a good one.
     #[error("the bearer token is malformed or its signature does not match")]
     Invalid,
+    /// Now is at or past its expiry (no leeway); the user must log in again.
     #[error("the bearer token has expired; log in again")]
     Expired,
 }
@@ -54,7 +57,9 @@ impl std::fmt::Debug for SessionTokens {
 /// A fresh token and how long it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
+    /// The signed session token the mini program sends as `Authorization: Bearer`.
     pub token: String,
+    /// Seconds until the token expires, for the contract's `expiresIn`.
     pub expires_in: i64,
 }
 

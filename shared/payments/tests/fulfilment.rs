@@ -26,11 +26,9 @@ use payments::fulfilment::{
     BatchFailure, EventBridgePublisher, MemoryPublisher, StreamRecordInput, batch_response, publish_stream_batch,
     records_from_event,
 };
-use payments::ids::{InvoiceNo, OpenId, OrderId};
 use payments::order::{Order, StoredStatus};
 use payments::store::dynamo::{Item, order_from_item};
 use payments::testing;
-use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 use serde_json::{Value, json};
 use tokio::time::Instant;

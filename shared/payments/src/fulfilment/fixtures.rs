@@ -1,10 +1,8 @@
 //! Orders at each step of the state machine, and their stored items, for the tests of this module.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use protocol::money::{Currency, MinorUnits};
 use protocol::securepay::WechatPayment;
 
-use crate::ids::{InvoiceNo, OpenId, OrderId};
 use crate::order::{Order, StoredStatus};
 use crate::store::dynamo::Item;
 

@@ -45,6 +45,7 @@ pub enum ImageError {
     /// The image's sort key is missing or not a string, so it cannot be told an order or not.
     #[error("the {0} image has no string sort key (sk)")]
     NoSortKey(ImageSide),
+    /// The image is an order item the store cannot read back, so its event cannot be built.
     #[error("the {side} image is not a readable order: {source}")]
     Malformed {
         /// Which image was unreadable.

@@ -47,6 +47,7 @@ impl<S: OrderStore> NotifyHandler<S> {
         self.store.inner()
     }
 
+    /// Answers one `POST /notify` from 2C2P; every failure becomes the contract's JSON, and a store failure a 500 so 2C2P retries.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         api::respond(&api::request_id(&request), self.receive(&request).await)
     }

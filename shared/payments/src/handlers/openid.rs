@@ -54,6 +54,7 @@ impl OpenidHandler {
         self
     }
 
+    /// Answers one `POST /openid`: a `wx.login` code in, a session token out, every failure as the contract's JSON.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         api::respond(&api::request_id(&request), self.login(&request).await)
     }

@@ -73,6 +73,7 @@ impl<S: OrderStore> PrepayHandler<S> {
         self.client_pricing = on;
     }
 
+    /// Serves both routes of this function, `POST /prepay` and `GET /orders/{orderId}`, every failure as the contract's JSON.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let result = if request.method() == Method::GET {
             self.get_order(&request).await

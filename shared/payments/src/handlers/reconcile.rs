@@ -15,10 +15,13 @@ use crate::usecases::reconcile::{Reconciler, Summary};
 /// Why a run could not be done; Lambda records it as the invocation's error.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
+    /// A by-hand `{"orderId": ...}` event named something that cannot be an orderId.
     #[error("orderId {0:?} is not an orderId (1 to 64 of A-Z a-z 0-9 _ -)")]
     BadOrderId(String),
+    /// A by-hand `{"orderId": ...}` event named an order the table does not hold.
     #[error("no order {0}")]
     NoSuchOrder(String),
+    /// The store failed, so the run could not find or update what is due; the next run retries.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

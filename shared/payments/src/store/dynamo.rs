@@ -40,6 +40,7 @@ use super::{
 use crate::ids::{InvoiceNo, OpenId, OrderId};
 use crate::order::{Attempt, IN_FLIGHT_SECONDS, Order, StoredStatus, UnixSeconds};
 
+/// One DynamoDB item as the SDK and the stream images give it: attribute name to value.
 pub type Item = HashMap<String, AttributeValue>;
 
 const ORDER_SK: &str = "ORDER";
@@ -64,6 +65,7 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// A store on a client the caller built (tests give one with their own endpoint and retries).
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
     }

@@ -17,9 +17,13 @@ pub enum EvidenceKind {
 /// What we made of a piece of evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Classification {
+    /// A success for the amount ordered: the order may become paid.
     Paid,
+    /// Money arrived but not the amount ordered (AL/AM): the order goes to review.
     PaidOtherAmount,
+    /// The attempt ended without money.
     Failed,
+    /// 2C2P says the payment is not final yet; nothing changes.
     Pending,
     /// Not a known combination: kept and logged, never paid, never failed.
     Unrecognised,
@@ -34,6 +38,7 @@ pub enum Classification {
 }
 
 impl Classification {
+    /// The word stored with the record, so the audit trail reads without this code.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Paid => "paid",
@@ -48,6 +53,7 @@ impl Classification {
         }
     }
 
+    /// Reads a stored classification back; `None` for a word this code never writes.
     pub fn parse(text: &str) -> Option<Self> {
         [
             Self::Paid,
@@ -81,6 +87,7 @@ impl Classification {
 }
 
 impl EvidenceKind {
+    /// The word stored with the record, telling notifications and inquiries apart in the audit trail.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Notification => "notification",
@@ -88,6 +95,7 @@ impl EvidenceKind {
         }
     }
 
+    /// Reads a stored kind back; `None` for a word this code never writes.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "notification" => Some(Self::Notification),
@@ -100,18 +108,25 @@ impl EvidenceKind {
 /// One verified piece of evidence, exactly as 2C2P sent it, plus what we read from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceRecord {
+    /// Whether 2C2P pushed it to us or we asked, since only notifications are acknowledged to 2C2P.
     pub kind: EvidenceKind,
     /// The attempt it is about; `None` when a notification's signed payload could not be read.
     pub invoice_no: Option<InvoiceNo>,
     /// SHA-256 hex of the raw text: the replay key.
     pub fingerprint: String,
+    /// When we received it, by our clock, for auditing the order's history.
     pub received_at: UnixSeconds,
+    /// 2C2P's respCode as sent, empty when the payload was unreadable.
     pub resp_code: String,
+    /// 2C2P's status as sent (A, S, F, AL, ...), possibly empty.
     pub status: String,
     /// The amount as 2C2P wrote it (`amt` of a notification, `amount` of an inquiry answer).
     pub amount: String,
+    /// 2C2P's numeric currency code as sent; empty when 2C2P left it out.
     pub currency_code: String,
+    /// 2C2P's failReason as sent, for a person reading the trail.
     pub fail_reason: String,
+    /// What we made of it, so the trail says why the order moved or did not.
     pub classification: Classification,
     /// The raw signed text (the `paymentResponse` value, or the inquiry answer); kept for audit, never logged.
     pub raw: String,
@@ -120,10 +135,15 @@ pub struct EvidenceRecord {
 /// What 2C2P's message said, field by field, for the record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportedFields {
+    /// respCode as 2C2P sent it.
     pub resp_code: String,
+    /// Transaction status as 2C2P sent it (A, S, F, AL, ...), possibly empty.
     pub status: String,
+    /// Amount as 2C2P wrote it, unparsed, so an odd form is still kept.
     pub amount: String,
+    /// Numeric currency code as 2C2P sent it, possibly empty.
     pub currency_code: String,
+    /// 2C2P's failReason text, possibly empty.
     pub fail_reason: String,
 }
 

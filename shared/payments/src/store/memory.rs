@@ -47,6 +47,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store, for tests and the sandbox's default mode; nothing survives the process.
     pub fn new() -> Self {
         Self::default()
     }

@@ -39,13 +39,20 @@ pub enum StoreError {
     OutOfTime,
     /// A stored item could not be read back into the domain (a bug or a manual edit).
     #[error("stored item {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
+    Corrupt {
+        /// The item's `pk/sk`, so a person can find and fix it.
+        key: String,
+        /// Which attribute is missing or ill-formed, and how.
+        reason: String,
+    },
 }
 
 /// Whether a piece of evidence was new or a replay of one kept before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
+    /// First time this evidence is kept: act on it.
     New,
+    /// The same evidence was kept before: answer as before, change nothing.
     Replay,
 }
 
@@ -69,6 +76,7 @@ pub struct EvidenceWrite<'a> {
     pub record: Option<&'a EvidenceRecord>,
     /// The attempt it is about, which must belong to `order_id`.
     pub invoice_no: &'a InvoiceNo,
+    /// The order the attempt must belong to; the write is refused otherwise.
     pub order_id: &'a OrderId,
     /// Take the attempt out of the reconciliation index (the evidence is final).
     pub settle: bool,

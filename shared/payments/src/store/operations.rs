@@ -35,10 +35,12 @@ pub enum ReviewOutcome {
 }
 
 impl ReviewOutcome {
+    /// The word an operator types and the tool prints (`paid` or `failed`).
     pub fn as_str(self) -> &'static str {
         self.status().as_str()
     }
 
+    /// Reads an operator's choice; `None` for anything but `paid` or `failed`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "paid" => Some(Self::Paid),
@@ -47,6 +49,7 @@ impl ReviewOutcome {
         }
     }
 
+    /// The stored status the order moves to.
     pub fn status(self) -> StoredStatus {
         match self {
             Self::Paid => StoredStatus::Paid,
@@ -59,10 +62,13 @@ impl ReviewOutcome {
 /// later write of the order (a new attempt, another double payment) never loses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
+    /// The order decided about.
     pub order_id: OrderId,
+    /// Where the person moved it.
     pub to: ReviewOutcome,
     /// The operator's reason, as given.
     pub reason: String,
+    /// When it was resolved, for the order's history.
     pub resolved_at: UnixSeconds,
     /// Why the order was in review: what was decided about.
     pub review_reason: Option<String>,
@@ -73,8 +79,15 @@ pub struct Resolution {
 /// Why a review was not resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ResolveError {
+    /// The order is not in review, so there is nothing for a person to resolve.
     #[error("order {order_id} is {status}, not in review: only an order in review can be resolved")]
-    NotInReview { order_id: OrderId, status: &'static str },
+    NotInReview {
+        /// The order the operator named.
+        order_id: OrderId,
+        /// Its status now, so the operator sees why nothing was done.
+        status: &'static str,
+    },
+    /// The reason is empty or over [`MAX_REASON_CHARS`]; every resolution must say why.
     #[error("the reason must be 1 to {MAX_REASON_CHARS} characters")]
     BadReason,
     /// `ConditionFailed`: the order changed since it was read; read it again and decide again.

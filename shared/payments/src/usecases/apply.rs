@@ -16,9 +16,19 @@ const MAX_TRANSITION_TRIES: usize = 8;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// The order moved from `from` to the order now stored.
-    Moved { from: StoredStatus, order: Box<Order> },
+    Moved {
+        /// The status before, so callers can count what changed (paid, to review).
+        from: StoredStatus,
+        /// The order as the winning write stored it.
+        order: Box<Order>,
+    },
     /// Nothing to write; the order as read, and why.
-    Unchanged { order: Box<Order>, why: &'static str },
+    Unchanged {
+        /// The order as last read, still what the caller should answer with.
+        order: Box<Order>,
+        /// A short reason for the log (still pending, order in review, already paid, ...).
+        why: &'static str,
+    },
     /// The attempt's order does not exist (a bug, or a manual edit): the evidence is kept, nothing moves.
     NoOrder,
 }

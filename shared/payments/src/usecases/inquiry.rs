@@ -18,8 +18,10 @@ use crate::upstream::{PGW, PgwClient, UpstreamError};
 /// Why an inquiry gave nothing to apply. Either way the attempt stays as it was.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum InquiryFailure {
+    /// 2C2P gave no usable answer (unreachable, timed out, garbage, bad hash); asked again later.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The answer could not be kept or applied; it is asked again later rather than lost.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -27,7 +29,9 @@ pub enum InquiryFailure {
 /// A verified answer, kept and applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inquired {
+    /// What 2C2P's answer means for the attempt.
     pub verdict: Verdict,
+    /// What applying it did to the order.
     pub applied: Applied,
 }
 

@@ -28,14 +28,19 @@ pub const FIELD: &str = "paymentResponse";
 /// Why a notification was not taken. Nothing was written for any of these but `Store`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NotificationError {
+    /// The body is not form data (400, nothing written).
     #[error("the body must be form data with a paymentResponse field")]
     NotForm,
+    /// The form lacks `paymentResponse` (400, nothing written).
     #[error("the form has no paymentResponse field")]
     MissingField,
+    /// The outer envelope is not base64 XML with payload and signature (400, nothing written).
     #[error("paymentResponse: {0}")]
     Malformed(EnvelopeError),
+    /// The signature does not verify under our keys (401, nothing written): forged, or a key mismatch.
     #[error("the notification signature does not match")]
     BadSignature,
+    /// Verified, but for another merchant ID (400, nothing written).
     #[error("merchantID is not this merchant's")]
     OtherMerchant,
     /// Not kept: 2C2P must try again.
@@ -51,7 +56,12 @@ pub enum Received {
     /// For an invoice we never issued: kept, nothing moved.
     UnknownInvoice,
     /// Kept (or recognised as a replay) and applied.
-    Applied { replay: bool, applied: Applied },
+    Applied {
+        /// The same notification was kept before; answered 200 all the same.
+        replay: bool,
+        /// What it did to the order.
+        applied: Applied,
+    },
 }
 
 /// Verifies the form body of `POST /notify` (the raw bytes, before anything else), keeps it, applies it.

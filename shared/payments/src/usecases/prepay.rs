@@ -33,16 +33,27 @@ const IN_FLIGHT_POLL: Duration = Duration::from_millis(200);
 /// Why a prepay did not give payment parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PrepayError {
+    /// 409 `order_conflict`; the message says whether the orderId is taken or a prepay is under way.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The order is paid or in review: no new attempt, so it is not paid twice.
     #[error("the order is paid already")]
     AlreadyPaid,
+    /// 2C2P refused to create the WeChat order; the attempt is recorded failed.
     #[error("2C2P did not create the WeChat order (respCode {resp_code}): {fail_reason}")]
-    Rejected { resp_code: String, fail_reason: String },
+    Rejected {
+        /// 2C2P's respCode, passed on to the developer.
+        resp_code: String,
+        /// 2C2P's reason, also recorded as the attempt's failReason.
+        fail_reason: String,
+    },
+    /// 2C2P unreachable, timed out or unreadable; the attempt is recorded failed and stays due for inquiry.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The order or attempt could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No random bytes for a new invoice number.
     #[error("no invoice number could be made: {0}")]
     NoInvoice(#[from] IdError),
 }
@@ -53,12 +64,19 @@ const CHANGED: &str = "The order changed while this prepay was under way; ask GE
 
 /// What prepay needs, built once at start.
 pub struct Prepay<S> {
+    /// Where orders and attempts are kept.
     pub store: S,
+    /// 2C2P client for SecurePay and for the inquiry before an expired attempt is replaced.
     pub pgw: PgwClient,
+    /// Source of "now" for validity and expiry.
     pub clock: Clock,
+    /// Our 2C2P merchant ID, sent in every payment request.
     pub merchant_id: String,
+    /// Mini program appID, sent to 2C2P so the WeChat order is for our mini program.
     pub app_id: String,
+    /// How long new payment parameters are answered again instead of starting a new attempt.
     pub payment_ttl_seconds: i64,
+    /// Seconds after parameters are issued before reconciliation first inquires the attempt.
     pub first_inquiry_after: i64,
     /// Payments found by its inquiries, reviews, and 2C2P's failures are counted here.
     pub metrics: Metrics,

@@ -26,10 +26,13 @@ const ONE_INQUIRY: Duration = Duration::from_secs(10);
 /// What a run did, as the function returns it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Attempts asked about this run, whatever the answer.
     pub inquired: u32,
     /// Paid or moved to review: the money arrived.
     pub paid: u32,
+    /// Attempts that ended without money.
     pub failed: u32,
+    /// Answers that changed nothing (still pending, refund status, unknown invoice, ...).
     pub unchanged: u32,
     /// Inquiries that gave nothing: unreachable, timed out, garbage, a bad hash, the store.
     pub errors: u32,
@@ -37,8 +40,11 @@ pub struct Summary {
 
 /// What reconciliation needs.
 pub struct Reconciler<'a, S> {
+    /// Where due attempts are found and answers applied.
     pub store: &'a S,
+    /// 2C2P client for the Payment Action inquiries.
     pub pgw: &'a PgwClient,
+    /// Source of "now" for what is due and the next schedule.
     pub clock: &'a Clock,
     /// `RECONCILE_AFTER_SECONDS`: the first interval, doubled after each inquiry.
     pub first_inquiry_after: i64,
