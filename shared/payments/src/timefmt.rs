@@ -15,12 +15,8 @@ pub fn rfc3339(seconds: UnixSeconds) -> String {
     at(seconds).format(&Rfc3339).unwrap_or_default()
 }
 
-/// 2C2P's request `timeStamp`: ddMMyyHHmmss.
-pub fn pgw_timestamp(seconds: UnixSeconds) -> String {
-    at(seconds)
-        .format(format_description!("[day][month][year repr:last_two][hour][minute][second]"))
-        .unwrap_or_default()
-}
+/// 2C2P's request `timeStamp`: ddMMyyHHmmss (the format lives in `protocol`, with the simulator's).
+pub use protocol::timestamp::pgw_timestamp;
 
 /// yyMMddHHmmss, the sortable start of an invoice number.
 pub fn invoice_prefix(seconds: UnixSeconds) -> String {

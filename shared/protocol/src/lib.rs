@@ -18,4 +18,5 @@ pub mod inquiry;
 pub mod money;
 pub mod outcome;
 pub mod securepay;
+pub mod timestamp;
 pub mod wechat;

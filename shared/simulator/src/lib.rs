@@ -259,8 +259,7 @@ pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl In
 
 /// 2C2P's `ddMMyyHHmmss` (timeStamp, dateTime) for now, in UTC.
 pub(crate) fn pgw_now() -> String {
-    let format = time::macros::format_description!("[day][month][year repr:last_two][hour][minute][second]");
-    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+    protocol::timestamp::pgw_timestamp(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// The contract's error body.
