@@ -261,7 +261,7 @@ impl Settings {
 }
 
 async fn fetch_secret(arn: &str) -> Result<String, ConfigError> {
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let aws = crate::aws::sdk_config().await;
     let client = aws_sdk_secretsmanager::Client::new(&aws);
     let answer = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
         ConfigError::SecretsUnavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())

@@ -19,6 +19,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod timefmt;
+pub mod tls;
 pub mod upstream;
 pub mod usecases;
 pub mod views;

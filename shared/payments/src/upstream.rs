@@ -39,14 +39,16 @@ pub const WECHAT: &str = "WeChat";
 #[error("the HTTP client could not be built: {0}")]
 pub struct ClientBuildError(String);
 
-/// One HTTP client for every outbound call of a function.
+/// One HTTP client for every outbound call of a function, on the compiled-in roots of [`crate::tls`].
 pub fn http_client() -> Result<reqwest::Client, ClientBuildError> {
     http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
 }
 
 /// The same client with other timeouts (tests use short ones to see a timeout without waiting 8 s).
 pub fn http_client_with(connect: Duration, total: Duration) -> Result<reqwest::Client, ClientBuildError> {
+    let tls = crate::tls::client_config().map_err(|e| ClientBuildError(e.to_string()))?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(connect)
         .timeout(total)
         .user_agent(concat!("wechat-2c2p-payments/", env!("CARGO_PKG_VERSION")))

@@ -1,0 +1,86 @@
+//! The one TLS set-up of a function: compiled-in roots (Mozilla's list, from `webpki-roots`) verified
+//! by rustls on `ring`, for every client it builds: the 2C2P and WeChat client and the AWS SDK's.
+//!
+//! Nothing is read from the system trust store: loading and parsing it (a bundle and a directory of
+//! ~140 files) for each client was two thirds of a cold start. The roots here need no parsing for the
+//! 2C2P/WeChat client; the SDK takes them as PEM and parses them once, on its first request.
+
+use std::sync::{Arc, LazyLock};
+
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rustls::RootCertStore;
+use thiserror::Error;
+
+/// The TLS configuration could not be built; the function must not start without it.
+#[derive(Debug, Error)]
+#[error("the TLS configuration could not be built: {0}")]
+pub struct TlsError(String);
+
+/// The roots, as trust anchors ready to use: built once per process, shared by every client.
+static ROOTS: LazyLock<Arc<RootCertStore>> =
+    LazyLock::new(|| Arc::new(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }));
+
+/// A rustls client configuration on the compiled-in roots, TLS 1.2 and 1.3, no client certificate.
+pub fn client_config() -> Result<rustls::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_root_certificates(Arc::clone(&ROOTS))
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// The AWS SDK's HTTPS client: rustls on `ring` with the same roots, never the system store.
+/// Building it does no I/O; the SDK makes its connector (and parses the roots) on the first request.
+pub fn aws_http_client() -> Result<SharedHttpClient, TlsError> {
+    let mut trust = TrustStore::empty().with_native_roots(false);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        trust.add_pem_certificate(pem(cert.as_ref()));
+    }
+    let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| TlsError(e.to_string()))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https())
+}
+
+/// One certificate in PEM, as the SDK's trust store takes them.
+fn pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = String::with_capacity(body.len() + body.len() / 64 + 64);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_uses_the_compiled_in_roots() {
+        let config = client_config().map_err(|e| e.to_string());
+        assert!(config.is_ok(), "{config:?}");
+        assert!(ROOTS.len() > 100, "Mozilla's list has well over 100 roots: {}", ROOTS.len());
+    }
+
+    #[test]
+    fn the_sdk_roots_are_pem_that_rustls_reads_back() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let text = pem(cert.as_ref());
+            let back = CertificateDer::from_pem_slice(text.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(back.as_ref().map(|c| c.as_ref()), Ok(cert.as_ref()));
+        }
+    }
+}
