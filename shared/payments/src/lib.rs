@@ -1,4 +1,5 @@
 //! The domain and its ports, above the wire formats of `protocol` and below the thin Lambda binaries.
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod aws;

@@ -18,19 +18,36 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(8);
 /// An upstream call that did not give us a usable answer. Each kind maps to its contract error.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UpstreamError {
+    /// No answer before the client's timeout or the request's deadline: 504 `upstream_timeout`.
     #[error("{0} did not answer in time")]
     Timeout(&'static str),
+    /// The connection failed: the service is down for us.
     #[error("{0} could not be reached")]
     Unreachable(&'static str),
+    /// An HTTP error status; the body is not read, it may quote what we sent.
     #[error("{service} answered HTTP {status}")]
-    HttpStatus { service: &'static str, status: u16 },
+    HttpStatus {
+        /// Which service ([`PGW`] or [`WECHAT`]).
+        service: &'static str,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+    /// A body we could not read as the service's format.
     #[error("{service} answered something unreadable: {reason}")]
-    Garbage { service: &'static str, reason: String },
+    Garbage {
+        /// Which service ([`PGW`] or [`WECHAT`]).
+        service: &'static str,
+        /// What was wrong with it, never the body itself.
+        reason: String,
+    },
+    /// Signed, but not with our key: never trusted.
     #[error("{0} answered with a signature that does not match")]
     BadSignature(&'static str),
 }
 
+/// 2C2P's name in errors, logs and metrics.
 pub const PGW: &str = "2C2P";
+/// WeChat's name in errors, logs and metrics.
 pub const WECHAT: &str = "WeChat";
 
 /// The HTTP client could not be built (its TLS set-up failed): the function must not start, since a
@@ -94,11 +111,14 @@ pub struct PgwClient {
 /// (during a rotation) still verify.
 #[derive(Clone, Debug)]
 pub struct PgwKeys {
+    /// Signs every request, and verifies first.
     pub current: Secret,
+    /// The key before a rotation: verifies answers and notifications only.
     pub previous: Option<Secret>,
 }
 
 impl PgwKeys {
+    /// The keys of `PGW_SECRET_KEY` and `PGW_SECRET_KEY_PREVIOUS`.
     pub fn new(current: Secret, previous: Option<Secret>) -> Self {
         Self { current, previous }
     }
@@ -112,11 +132,14 @@ impl PgwKeys {
 /// An inquiry answer, verified, and its raw text for the audit trail.
 #[derive(Debug, Clone)]
 pub struct InquiryAnswer {
+    /// The answer's fields, its hash checked.
     pub response: InquiryResponse,
+    /// The answer exactly as received, for the audit trail.
     pub raw: String,
 }
 
 impl PgwClient {
+    /// A client for one merchant's SecurePay and Payment Action endpoints, over the shared HTTP client.
     pub fn new(http: reqwest::Client, payment_url: &str, action_url: &str, merchant_id: &str, keys: PgwKeys) -> Self {
         Self {
             http,
@@ -154,8 +177,10 @@ impl PgwClient {
 /// Why a login failed: WeChat's own refusal, or no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LoginError {
+    /// WeChat answered and said no (an invalid code, a blocked user, its rate limit...).
     #[error(transparent)]
     Refused(Code2SessionError),
+    /// WeChat gave no usable answer.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -170,6 +195,7 @@ pub struct WechatClient {
 }
 
 impl WechatClient {
+    /// A client for one mini program's code2Session, over the shared HTTP client.
     pub fn new(http: reqwest::Client, api_url: &str, app_id: &str, app_secret: Secret) -> Self {
         Self { http, api_url: api_url.trim_end_matches('/').to_owned(), app_id: app_id.to_owned(), app_secret }
     }
