@@ -41,6 +41,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from apigw_event import http_api_event
+
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "shared" / "protocol" / "tests" / "data" / "vectors.json"
 OUTPUT = ROOT / "events" / "notify.json"
@@ -69,8 +71,6 @@ NOTIFICATION_FIELDS = [
 
 # What API Gateway would show for the call (placeholders: 2C2P's source address and user agent
 # are not documented; 198.51.100.0/24 is a documentation range).
-API_ID = "a1b2c3d4e5"
-DOMAIN = f"{API_ID}.execute-api.ap-southeast-1.amazonaws.com"
 SOURCE_IP = "198.51.100.23"
 USER_AGENT = "2C2P-Notification/1.0 (placeholder)"
 TIME = "26/Nov/2026:12:05:00 +0000"
@@ -119,43 +119,24 @@ def form_body(key: str, fields: list[tuple[str, str]]) -> str:
 
 def build_event(key: str, fields: list[tuple[str, str]]) -> dict:
     body = form_body(key, fields)
-    return {
-        "version": "2.0",
-        "routeKey": "POST /notify",
-        "rawPath": "/notify",
-        "rawQueryString": "",
-        "headers": {
-            "accept": "*/*",
-            "content-length": str(len(body.encode("ascii"))),
-            "content-type": "application/x-www-form-urlencoded",
-            "host": DOMAIN,
-            "user-agent": USER_AGENT,
-            "x-amzn-trace-id": TRACE_ID,
-            "x-forwarded-for": SOURCE_IP,
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": API_ID,
-            "domainName": DOMAIN,
-            "domainPrefix": API_ID,
-            "http": {
-                "method": "POST",
-                "path": "/notify",
-                "protocol": "HTTP/1.1",
-                "sourceIp": SOURCE_IP,
-                "userAgent": USER_AGENT,
-            },
-            "requestId": REQUEST_ID,
-            "routeKey": "POST /notify",
-            "stage": "$default",
-            "time": TIME,
-            "timeEpoch": TIME_EPOCH_MS,
-        },
-        "body": base64.b64encode(body.encode("ascii")).decode("ascii"),
-        "isBase64Encoded": True,
+    headers = {
+        "accept": "*/*",
+        "content-length": str(len(body.encode("ascii"))),
+        "content-type": "application/x-www-form-urlencoded",
     }
+    return http_api_event(
+        path="/notify",
+        headers=headers,
+        # API Gateway base64-encodes form posts.
+        body=base64.b64encode(body.encode("ascii")).decode("ascii"),
+        is_base64=True,
+        source_ip=SOURCE_IP,
+        user_agent=USER_AGENT,
+        request_id=REQUEST_ID,
+        trace_id=TRACE_ID,
+        time=TIME,
+        time_epoch_ms=TIME_EPOCH_MS,
+    )
 
 
 def verify_event(event: dict, key: str, expected: list[tuple[str, str]]) -> None:

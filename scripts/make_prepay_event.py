@@ -44,6 +44,8 @@ import sys
 import time
 from pathlib import Path
 
+from apigw_event import http_api_event
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "events" / "prepay.json"
 
@@ -54,8 +56,6 @@ EXP_YEAR_2100 = 4102444800  # 2100-01-01T00:00:00Z
 HEADER = {"alg": "HS256", "typ": "JWT"}
 
 # What API Gateway would show for the call (made up; 203.0.113.0/24 is a documentation range).
-API_ID = "a1b2c3d4e5"
-DOMAIN = f"{API_ID}.execute-api.ap-southeast-1.amazonaws.com"
 SOURCE_IP = "203.0.113.45"
 USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -114,45 +114,25 @@ def order_token(key: str, order: dict) -> str:
 
 def build_event(key: str, order: dict, bearer: str = "REPLACE_WITH_TOKEN") -> dict:
     body = json.dumps({"orderToken": order_token(key, order)}, separators=(",", ":"))
-    return {
-        "version": "2.0",
-        "routeKey": "POST /prepay",
-        "rawPath": "/prepay",
-        "rawQueryString": "",
-        "headers": {
-            "accept": "*/*",
-            "authorization": f"Bearer {bearer}",
-            "content-length": str(len(body.encode("utf-8"))),
-            "content-type": "application/json",
-            "host": DOMAIN,
-            "referer": "https://servicewechat.com/wx1234567890abcdef/0/page-frame.html",
-            "user-agent": USER_AGENT,
-            "x-amzn-trace-id": TRACE_ID,
-            "x-forwarded-for": SOURCE_IP,
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": API_ID,
-            "domainName": DOMAIN,
-            "domainPrefix": API_ID,
-            "http": {
-                "method": "POST",
-                "path": "/prepay",
-                "protocol": "HTTP/1.1",
-                "sourceIp": SOURCE_IP,
-                "userAgent": USER_AGENT,
-            },
-            "requestId": REQUEST_ID,
-            "routeKey": "POST /prepay",
-            "stage": "$default",
-            "time": TIME,
-            "timeEpoch": TIME_EPOCH_MS,
-        },
-        "body": body,
-        "isBase64Encoded": False,
+    headers = {
+        "accept": "*/*",
+        "authorization": f"Bearer {bearer}",
+        "content-length": str(len(body.encode("utf-8"))),
+        "content-type": "application/json",
+        "referer": "https://servicewechat.com/wx1234567890abcdef/0/page-frame.html",
     }
+    return http_api_event(
+        path="/prepay",
+        headers=headers,
+        body=body,
+        is_base64=False,
+        source_ip=SOURCE_IP,
+        user_agent=USER_AGENT,
+        request_id=REQUEST_ID,
+        trace_id=TRACE_ID,
+        time=TIME,
+        time_epoch_ms=TIME_EPOCH_MS,
+    )
 
 
 def verify_event(event: dict, key: str, order: dict) -> None:
