@@ -311,18 +311,7 @@ impl Order {
     /// The current attempt as it is first recorded. It is due for reconciliation from the start:
     /// a prepay that dies after calling 2C2P may still have created a payable WeChat order.
     fn current_attempt(&self, first_inquiry_after: i64, now: UnixSeconds) -> Attempt {
-        Attempt {
-            invoice_no: self.invoice_no.clone(),
-            order_id: self.order_id.clone(),
-            openid: self.openid.clone(),
-            amount: self.amount,
-            currency: self.currency,
-            created_at: now,
-            valid_until: self.attempt_expires_at,
-            due_at: Some(now + first_inquiry_after),
-            inquiries: 0,
-            last_inquiry_at: None,
-        }
+        Attempt { created_at: now, due_at: Some(now + first_inquiry_after), ..self.attempt_named(&self.invoice_no) }
     }
 
     /// The attempt `invoice_no` as evidence about it sees it: every attempt of an order is for the

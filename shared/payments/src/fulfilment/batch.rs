@@ -12,9 +12,9 @@ use super::publisher::{EntryOutcome, EventPublisher, MAX_ENTRIES, PublishError};
 use crate::metrics::{Metrics, Unit, names};
 use crate::store::dynamo::Item;
 
-/// Time kept back from the Lambda deadline for answering the failed records: an invocation cut off
-/// by Lambda reports nothing, and the whole batch is retried.
-pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
+/// Time kept back from the Lambda deadline for answering the failed records (an invocation cut off
+/// by Lambda reports nothing, and the whole batch is retried): the same margin every function keeps.
+pub use crate::deadline::ANSWER_MARGIN;
 
 /// A batch's budget when the invocation carries no believable deadline (a local emulator).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(60);
