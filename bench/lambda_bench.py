@@ -7,13 +7,16 @@ In one run, for hello (bench/hello: same lambda_http, lock file and release prof
   first, warm  event handed out -> its response posted: the first invocation of a process, and the
                --warm ones after it in the same process (medians), and first / warm
   peak RSS     VmHWM of the process after all its invocations (the largest over the samples)
+  CPU/notify   on-CPU time of notify's process (every thread, from /proc/<pid>/task/*/schedstat, in ns)
+               per warm notification, over --cpu-run notifications in a row after a first one
   arm64 zip    target/lambda/<fn>/bootstrap.zip of `cargo lambda build --release --arm64 --output-format zip`
 Each function answers one real route end to end: DynamoDB and EventBridge are moto on loopback
 (scripts/moto_serial.py, from the project venv as scripts/test makes it), WeChat and 2C2P the sandbox's
-simulator (`/wechat`, `/2c2p`). Every invocation does the same work (a new order, a new invoice).
+simulator (`/wechat`, `/2c2p`). Every invocation does the same work: prepay a new order, notify pays a
+pending attempt that prepay made (its invoice, amount and orderId, signed with the merchant's key).
 A benchmark, never a test: nothing here passes or fails on a time.
 
-Usage: python3 bench/lambda_bench.py [--samples 15] [--warm 5] [--no-build] [--no-arm64]
+Usage: python3 bench/lambda_bench.py [--samples 15] [--warm 5] [--cpu-run 200] [--no-build] [--no-arm64]
        (CARGO_TARGET_DIR is honoured; --python names the venv interpreter, default .venv/bin/python)
 """
 import argparse
@@ -38,7 +41,8 @@ import make_prepay_event  # noqa: E402  (builds merchant-signed order tokens)
 FUNCTIONS = ["openid", "prepay", "notify", "reconcile", "events"]
 TABLE = "bench"
 ORDER_KEY = "bench-order-signing-key-0123456789abcdef"
-NOTIFY_KEY = make_notify_event.TEST_KEY
+MERCHANT_ID = "SANDBOX01"
+PGW_KEY = "sandbox-2c2p-secret-key"
 SESSION_SECRET = "bench-session-secret-0123456789abcdef"
 
 
@@ -53,6 +57,19 @@ class Process:
         self.durations = []
         self.bodies = []
         self.done = threading.Event()
+        self.pid = None
+        self.cpu_ns = []  # the process's CPU time at each GET /next after the first response
+
+
+def cpu_ns(pid):
+    """On-CPU time of every live thread of the process, in ns (schedstat's first field)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended in between
+    return total
 
 
 CURRENT = Process([])
@@ -73,6 +90,8 @@ class RuntimeApi(BaseHTTPRequestHandler):
         now = time.perf_counter()
         if p.first_next is None:
             p.first_next = now
+        elif p.pid is not None:
+            p.cpu_ns.append(cpu_ns(p.pid))
         if p.handed >= len(p.events):
             p.done.set()
             p.done.wait(30)  # the process is killed once it has answered everything
@@ -108,14 +127,17 @@ def peak_rss_kib(pid):
     return 0
 
 
-def run_process(server, binary, env, events):
-    """One fresh process through init and every event; returns (init ms, durations ms, peak RSS KiB, bodies)."""
+def run_process(server, binary, env, events, measure_cpu=False):
+    """One fresh process through init and every event; returns (init ms, durations ms, peak RSS KiB, bodies).
+    With measure_cpu, CURRENT.cpu_ns holds the process's CPU time after each invocation."""
     global CURRENT
     CURRENT = Process(events)
     env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     log = open(f"/tmp/lambda-bench-{binary.name}.err", "wb")
     start = time.perf_counter()
     process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    if measure_cpu:
+        CURRENT.pid = process.pid
     try:
         if not CURRENT.done.wait(30):
             raise SystemExit(f"{binary.name} did not answer its events within 30 s (stderr: {log.name})")
@@ -159,6 +181,7 @@ class Events:
     def __init__(self):
         self.counter = itertools.count(1)
         self.token = None  # a session token for sandbox-alice, from openid itself
+        self.pending = []  # (orderId, invoiceNo) of attempts prepay opened, for notify to pay
 
     def openid(self):
         return api_event("openid", lambda e: None)
@@ -168,9 +191,19 @@ class Events:
         return json.dumps(make_prepay_event.build_event(ORDER_KEY, order, bearer=self.token)).encode()
 
     def notify(self):
-        invoice = f"INVB{os.getpid()}{next(self.counter):08d}"[:20]
-        fields = make_notify_event.notification_fields(uniqueTransactionCode=invoice)
-        return json.dumps(make_notify_event.build_event(NOTIFY_KEY, fields)).encode()
+        if not self.pending:
+            raise SystemExit("notify: no pending attempt left to pay (prepay more orders first)")
+        order_id, invoice = self.pending.pop()
+        fields = make_notify_event.notification_fields(
+            merchantID=MERCHANT_ID, uniqueTransactionCode=invoice, userDefined1=order_id, amt="000000001250",
+            currencyCode="702")
+        return json.dumps(make_notify_event.build_event(PGW_KEY, fields)).encode()
+
+    def keep_pending(self, bodies):
+        """Remember the attempts a prepay process opened (each response names its order and invoice)."""
+        for _, body in bodies:
+            answer = json.loads(json.loads(body)["body"])
+            self.pending.append((answer["orderId"], answer["invoiceNo"]))
 
     def reconcile(self):
         return b"{}"
@@ -204,6 +237,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=15, help="fresh processes per binary")
     parser.add_argument("--warm", type=int, default=5, help="invocations after the first, per process")
+    parser.add_argument("--cpu-run", type=int, default=200, help="warm notifications in a row for CPU per notify")
     parser.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     parser.add_argument("--no-arm64", action="store_true", help="skip the arm64 zip build and sizes")
     parser.add_argument("--bin-dir", help="take hello and the functions from here (default: the release build)")
@@ -233,8 +267,14 @@ def main():
         moto = f"http://127.0.0.1:{moto_port}"
         sim = f"http://127.0.0.1:{sandbox_port}"
         aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
-        subprocess.run([args.python, str(ROOT / "scripts" / "create_table.py"), "--endpoint", moto, "--table", TABLE],
-                       check=True, env=dict(os.environ, **aws))
+
+        def new_table(name, *options):
+            subprocess.run([args.python, str(ROOT / "scripts" / "create_table.py"), "--endpoint", moto,
+                            "--table", name, *options], check=True, env=dict(os.environ, **aws),
+                           stdout=subprocess.DEVNULL)
+            return name
+
+        new_table(TABLE)
         env = {
             "PATH": os.environ["PATH"],
             "AWS_LAMBDA_FUNCTION_NAME": "bench",
@@ -250,17 +290,15 @@ def main():
             "EVENT_BUS_NAME": "default",
             "PGW_PAYMENT_URL": f"{sim}/2c2p/SecurePayment/Payment.aspx",
             "PGW_ACTION_URL": f"{sim}/2c2p/PaymentActionV2/PaymentProcess.aspx",
-            "PGW_MERCHANT_ID": "SANDBOX01",
-            "PGW_SECRET_KEY": "sandbox-2c2p-secret-key",
+            "PGW_MERCHANT_ID": MERCHANT_ID,
+            "PGW_SECRET_KEY": PGW_KEY,
             "WECHAT_APP_ID": "wxsandbox0000000001",
             "WECHAT_APP_SECRET": "sandbox-wechat-app-secret",
             "WECHAT_API_URL": f"{sim}/wechat",
             "SESSION_SECRET": SESSION_SECRET,
             "ORDER_SIGNING_KEY": ORDER_KEY,
         }
-        # notify's event is signed by events/notify.json's merchant and key.
         envs = {name: env for name in ["hello", *FUNCTIONS]}
-        envs["notify"] = dict(env, PGW_MERCHANT_ID="M0001", PGW_SECRET_KEY=NOTIFY_KEY)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
         server.daemon_threads = True
@@ -271,21 +309,42 @@ def main():
         _, _, _, bodies = run_process(server, binaries["openid"], envs["openid"], [events.openid()])
         check("openid", bodies)
         events.token = json.loads(json.loads(bodies[0][1])["body"])["token"]
-
         for name, binary in binaries.items():  # moto loads each service's backend on its first request
-            check(name, run_process(server, binary, envs[name], [getattr(events, name)()])[3])
+            bodies = run_process(server, binary, envs[name], [getattr(events, name)()])[3]
+            check(name, bodies)
+            if name == "prepay":
+                events.keep_pending(bodies)
         results = {name: {"init": [], "first": [], "warm": [], "rss": 0} for name in binaries}
-        for _ in range(args.samples):  # round-robin, so a burst of load hits every binary alike
+        for round_no in range(args.samples):  # round-robin, so a burst of load hits every binary alike
+            # A fresh table each round: moto copies the whole table (stream included) for every
+            # transaction, so a table that keeps growing would slow every round down more than the last.
+            # prepay runs before notify and opens the attempts that notify then pays.
+            table = new_table(f"{TABLE}{round_no}")
             for name, binary in binaries.items():
                 make = getattr(events, name)
-                init, durations, rss, bodies = run_process(server, binary, envs[name],
+                init, durations, rss, bodies = run_process(server, binary, dict(envs[name], TABLE_NAME=table),
                                                            [make() for _ in range(1 + args.warm)])
                 check(name, bodies)
+                if name == "prepay":
+                    events.keep_pending(bodies)
                 r = results[name]
                 r["init"].append(init)
                 r["first"].append(durations[0])
                 r["warm"].extend(durations[1:])
                 r["rss"] = max(r["rss"], rss)
+        # CPU per warm notification: one process, a first notification, then --cpu-run in a row, each
+        # paying an attempt prepay opened just before.
+        table = new_table(f"{TABLE}cpu", "--without-stream")  # a table that grows: no stream to copy
+        while len(events.pending) < 1 + args.cpu_run:
+            batch = [events.prepay() for _ in range(min(50, 1 + args.cpu_run - len(events.pending)))]
+            _, _, _, bodies = run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table), batch)
+            check("prepay", bodies)
+            events.keep_pending(bodies)
+        _, _, _, bodies = run_process(server, binaries["notify"], dict(envs["notify"], TABLE_NAME=table),
+                                      [events.notify() for _ in range(1 + args.cpu_run)], measure_cpu=True)
+        check("notify", bodies)
+        marks = CURRENT.cpu_ns
+        notify_cpu_ms = (marks[-1] - marks[0]) / args.cpu_run / 1e6
         server.shutdown()
     finally:
         for service in services:
@@ -302,6 +361,8 @@ def main():
         zip_mb = f"{zips[name] / 1e6:.2f}" if name in zips else "-"
         print(f"{name:10}{init:>9.2f}{init / hello_init:>9.2f}{first:>10.2f}{warm:>9.2f}{first / warm:>12.2f}"
               f"{r['rss'] / 1024:>14.1f}{zip_mb:>14}")
+    print(f"\nnotify: {notify_cpu_ms:.3f} ms of CPU (all threads) per warm notification, "
+          f"{args.cpu_run} in a row after a first one")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ two cannot drift apart.
 
 Usage:
     python scripts/create_table.py --endpoint http://127.0.0.1:PORT --table NAME [--template template.yaml]
+                                   [--without-stream]
 
 The region comes from AWS_REGION (then AWS_DEFAULT_REGION), else us-east-1. A local server takes
 any credentials, so dummy ones are set when none are. Creating a table that already exists is
@@ -180,9 +181,13 @@ def main() -> None:
     parser.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:8000")
     parser.add_argument("--table", required=True, help="table name to create")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="default: the repository's template.yaml")
+    parser.add_argument("--without-stream", action="store_true",
+                        help="leave the stream out (the benchmark's long runs: moto copies it on every transaction)")
     args = parser.parse_args()
 
     request = create_table_request(table_properties(args.template), args.table)
+    if args.without_stream:
+        request.pop("StreamSpecification", None)
 
     # A local server accepts any credentials; boto3 insists on having some.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
