@@ -10,7 +10,7 @@ use payments::fulfilment::{
 };
 use payments::metrics::{Metrics, service};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = load_or_exit(EventsConfig::from_settings).await;

@@ -6,7 +6,7 @@ use payments::config::{NotifyConfig, load_or_exit};
 use payments::handlers::NotifyHandler;
 use payments::store::DynamoStore;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init();
     let config = load_or_exit(NotifyConfig::from_settings).await;

@@ -7,7 +7,7 @@ use payments::handlers::OpenidHandler;
 use payments::startup::or_exit;
 use payments::upstream::http_client;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init();
     let config = load_or_exit(OpenidConfig::from_settings).await;

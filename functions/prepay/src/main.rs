@@ -9,7 +9,7 @@ use payments::startup::or_exit;
 use payments::store::DynamoStore;
 use payments::upstream::http_client;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init();
     let config = load_or_exit(PrepayConfig::from_settings).await;

@@ -10,7 +10,7 @@ use payments::store::DynamoStore;
 use payments::upstream::http_client;
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init();
     let config = load_or_exit(ReconcileConfig::from_settings).await;
