@@ -1,9 +1,12 @@
-//! The one TLS set-up of a function: compiled-in roots (Mozilla's list, from `webpki-roots`) verified
-//! by rustls on `ring`, for every client it builds: the 2C2P and WeChat client and the AWS SDK's.
+//! The one TLS set-up of a function: compiled-in roots verified by rustls on `ring`, for every client
+//! it builds: the 2C2P and WeChat client and the AWS SDK's.
 //!
 //! Nothing is read from the system trust store: loading and parsing it (a bundle and a directory of
-//! ~140 files) for each client was two thirds of a cold start. The roots here need no parsing for the
-//! 2C2P/WeChat client; the SDK takes them as PEM and parses them once, on its first request.
+//! ~140 files) for each client was two thirds of a cold start. The 2C2P/WeChat client trusts Mozilla's
+//! list (`webpki-roots`, ready-made trust anchors, nothing to parse). The AWS SDK only ever talks to
+//! AWS endpoints, whose certificates all chain to Amazon Trust Services: it trusts those five roots
+//! alone, which it takes as PEM and parses on its first request (5 instead of ~145: a shorter first
+//! request, and no other CA can vouch for a DynamoDB endpoint).
 
 use std::sync::{Arc, LazyLock};
 
@@ -35,12 +38,26 @@ pub fn client_config() -> Result<rustls::ClientConfig, TlsError> {
     Ok(config)
 }
 
-/// The AWS SDK's HTTPS client: rustls on `ring` with the same roots, never the system store.
+/// The subjects of the roots AWS endpoints chain to (Amazon Trust Services, amazontrust.com/repository):
+/// Amazon Root CA 1 to 4, and Starfield Services Root Certificate Authority - G2, which cross-signs them.
+/// A root's subject is also its issuer, so its name is in its DER as these bytes.
+const AWS_ROOT_NAMES: [&str; 2] = ["Amazon Root CA ", "Starfield Services Root Certificate Authority - G2"];
+
+/// Mozilla's roots that AWS endpoints chain to (see [`AWS_ROOT_NAMES`]), in DER.
+fn aws_roots() -> impl Iterator<Item = &'static [u8]> {
+    let finders: Vec<_> = AWS_ROOT_NAMES.iter().map(|name| memchr::memmem::Finder::new(name.as_bytes())).collect();
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|cert| cert.as_ref())
+        .filter(move |der| finders.iter().any(|finder| finder.find(der).is_some()))
+}
+
+/// The AWS SDK's HTTPS client: rustls on `ring` trusting AWS's roots only, never the system store.
 /// Building it does no I/O; the SDK makes its connector (and parses the roots) on the first request.
 pub fn aws_http_client() -> Result<SharedHttpClient, TlsError> {
     let mut trust = TrustStore::empty().with_native_roots(false);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        trust.add_pem_certificate(pem(cert.as_ref()));
+    for cert in aws_roots() {
+        trust.add_pem_certificate(pem(cert));
     }
     let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| TlsError(e.to_string()))?;
     Ok(aws_smithy_http_client::Builder::new()
@@ -82,5 +99,34 @@ mod tests {
             let back = CertificateDer::from_pem_slice(text.as_bytes()).map_err(|e| e.to_string());
             assert_eq!(back.as_ref().map(|c| c.as_ref()), Ok(cert.as_ref()));
         }
+    }
+
+    /// The SDK trusts exactly Amazon Trust Services' roots: each one's subject, read by a real X.509
+    /// parser (webpki's trust anchor), names Amazon Root CA 1-4 or Starfield Services G2.
+    #[test]
+    fn the_sdk_trusts_amazon_trust_services_roots_only() {
+        use rustls::pki_types::CertificateDer;
+        let mut names: Vec<String> = aws_roots()
+            .map(|der| {
+                let cert = CertificateDer::from(der);
+                let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|e| format!("{e:?}"));
+                let subject = anchor.map(|a| String::from_utf8_lossy(a.subject.as_ref()).into_owned());
+                subject.unwrap_or_else(|e| e)
+            })
+            .collect();
+        names.sort();
+        let wanted = [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ];
+        assert_eq!(names.len(), wanted.len(), "{names:?}");
+        for (name, want) in names.iter().zip(wanted) {
+            assert!(name.ends_with(want), "{name:?} should name {want}");
+        }
+        // And the SDK builds its client on them.
+        assert!(aws_http_client().is_ok());
     }
 }
