@@ -7,6 +7,7 @@ In one run, for hello (bench/hello: same lambda_http, lock file and release prof
   first, warm  event handed out -> its response posted: the first invocation of a process, and the
                --warm ones after it in the same process (medians), and first / warm
   peak RSS     VmHWM of the process after all its invocations (the largest over the samples)
+  warm CPU     on-CPU time of the process (every thread) per warm invocation, median over the processes
   CPU/notify   on-CPU time of notify's process (every thread, from /proc/<pid>/task/*/schedstat, in ns)
                per warm notification, over --cpu-run notifications in a row after a first one
   arm64 zip    target/lambda/<fn>/bootstrap.zip of `cargo lambda build --release --arm64 --output-format zip`
@@ -127,17 +128,16 @@ def peak_rss_kib(pid):
     return 0
 
 
-def run_process(server, binary, env, events, measure_cpu=False):
+def run_process(server, binary, env, events):
     """One fresh process through init and every event; returns (init ms, durations ms, peak RSS KiB, bodies).
-    With measure_cpu, CURRENT.cpu_ns holds the process's CPU time after each invocation."""
+    CURRENT.cpu_ns then holds the process's CPU time after each invocation."""
     global CURRENT
     CURRENT = Process(events)
     env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     log = open(f"/tmp/lambda-bench-{binary.name}.err", "wb")
     start = time.perf_counter()
     process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    if measure_cpu:
-        CURRENT.pid = process.pid
+    CURRENT.pid = process.pid
     try:
         if not CURRENT.done.wait(30):
             raise SystemExit(f"{binary.name} did not answer its events within 30 s (stderr: {log.name})")
@@ -240,6 +240,7 @@ def main():
     parser.add_argument("--cpu-run", type=int, default=200, help="warm notifications in a row for CPU per notify")
     parser.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     parser.add_argument("--no-arm64", action="store_true", help="skip the arm64 zip build and sizes")
+    parser.add_argument("--only", nargs="+", choices=FUNCTIONS, help="measure these functions (and hello) only")
     parser.add_argument("--bin-dir", help="take hello and the functions from here (default: the release build)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"), help="has moto[server]")
     args = parser.parse_args()
@@ -306,6 +307,7 @@ def main():
         events = Events()
         bin_dir = Path(args.bin_dir) if args.bin_dir else target / "release"
         binaries = {name: bin_dir / name for name in ["hello", *FUNCTIONS]}
+        measured = {name: binaries[name] for name in ["hello", *(args.only or FUNCTIONS)]}
         _, _, _, bodies = run_process(server, binaries["openid"], envs["openid"], [events.openid()])
         check("openid", bodies)
         events.token = json.loads(json.loads(bodies[0][1])["body"])["token"]
@@ -314,13 +316,16 @@ def main():
             check(name, bodies)
             if name == "prepay":
                 events.keep_pending(bodies)
-        results = {name: {"init": [], "first": [], "warm": [], "rss": 0} for name in binaries}
+        results = {name: {"init": [], "first": [], "warm": [], "cpu": [], "rss": 0} for name in measured}
         for round_no in range(args.samples):  # round-robin, so a burst of load hits every binary alike
             # A fresh table each round: moto copies the whole table (stream included) for every
             # transaction, so a table that keeps growing would slow every round down more than the last.
             # prepay runs before notify and opens the attempts that notify then pays.
             table = new_table(f"{TABLE}{round_no}")
-            for name, binary in binaries.items():
+            if "notify" in measured and "prepay" not in measured:  # notify pays what prepay opens
+                events.keep_pending(run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table),
+                                                [events.prepay() for _ in range(1 + args.warm)])[3])
+            for name, binary in measured.items():
                 make = getattr(events, name)
                 init, durations, rss, bodies = run_process(server, binary, dict(envs[name], TABLE_NAME=table),
                                                            [make() for _ in range(1 + args.warm)])
@@ -331,20 +336,25 @@ def main():
                 r["init"].append(init)
                 r["first"].append(durations[0])
                 r["warm"].extend(durations[1:])
+                marks = CURRENT.cpu_ns
+                r["cpu"].append((marks[-1] - marks[0]) / (len(marks) - 1) / 1e6)
                 r["rss"] = max(r["rss"], rss)
-        # CPU per warm notification: one process, a first notification, then --cpu-run in a row, each
-        # paying an attempt prepay opened just before.
-        table = new_table(f"{TABLE}cpu", "--without-stream")  # a table that grows: no stream to copy
-        while len(events.pending) < 1 + args.cpu_run:
-            batch = [events.prepay() for _ in range(min(50, 1 + args.cpu_run - len(events.pending)))]
-            _, _, _, bodies = run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table), batch)
-            check("prepay", bodies)
-            events.keep_pending(bodies)
-        _, _, _, bodies = run_process(server, binaries["notify"], dict(envs["notify"], TABLE_NAME=table),
-                                      [events.notify() for _ in range(1 + args.cpu_run)], measure_cpu=True)
-        check("notify", bodies)
-        marks = CURRENT.cpu_ns
-        notify_cpu_ms = (marks[-1] - marks[0]) / args.cpu_run / 1e6
+        notify_cpu_ms = None
+        if "notify" in measured and args.cpu_run > 0:
+            # CPU per warm notification: one process, a first notification, then --cpu-run in a row, each
+            # paying an attempt prepay opened just before in the same table.
+            table = new_table(f"{TABLE}cpu", "--without-stream")  # a table that grows: no stream to copy
+            events.pending.clear()
+            while len(events.pending) < 1 + args.cpu_run:
+                batch = [events.prepay() for _ in range(min(50, 1 + args.cpu_run - len(events.pending)))]
+                bodies = run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table), batch)[3]
+                check("prepay", bodies)
+                events.keep_pending(bodies)
+            bodies = run_process(server, binaries["notify"], dict(envs["notify"], TABLE_NAME=table),
+                                 [events.notify() for _ in range(1 + args.cpu_run)])[3]
+            check("notify", bodies)
+            marks = CURRENT.cpu_ns
+            notify_cpu_ms = (marks[-1] - marks[0]) / args.cpu_run / 1e6
         server.shutdown()
     finally:
         for service in services:
@@ -355,13 +365,14 @@ def main():
     hello_init = med(results["hello"]["init"])
     print(f"\n{args.samples} processes per binary, {args.warm} warm invocations each; medians")
     print(f"{'binary':10}{'init ms':>9}{'÷ hello':>9}{'first ms':>10}{'warm ms':>9}{'first÷warm':>12}"
-          f"{'peak RSS MiB':>14}{'arm64 zip MB':>14}")
+          f"{'warm CPU ms':>13}{'peak RSS MiB':>14}{'arm64 zip MB':>14}")
     for name, r in results.items():
         init, first, warm = med(r["init"]), med(r["first"]), med(r["warm"])
         zip_mb = f"{zips[name] / 1e6:.2f}" if name in zips else "-"
         print(f"{name:10}{init:>9.2f}{init / hello_init:>9.2f}{first:>10.2f}{warm:>9.2f}{first / warm:>12.2f}"
-              f"{r['rss'] / 1024:>14.1f}{zip_mb:>14}")
-    print(f"\nnotify: {notify_cpu_ms:.3f} ms of CPU (all threads) per warm notification, "
+              f"{med(r['cpu']):>13.3f}{r['rss'] / 1024:>14.1f}{zip_mb:>14}")
+    if notify_cpu_ms is not None:
+        print(f"\nnotify: {notify_cpu_ms:.3f} ms of CPU (all threads) per warm notification, "
           f"{args.cpu_run} in a row after a first one")
 
 
