@@ -17,11 +17,10 @@ simulator (`/wechat`, `/2c2p`). Every invocation does the same work: prepay a ne
 pending attempt that prepay made (its invoice, amount and orderId, signed with the merchant's key).
 A benchmark, never a test: nothing here passes or fails on a time.
 
-Usage: python3 bench/lambda_bench.py [--samples 15] [--warm 5] [--cpu-run 200] [--no-build] [--no-arm64]
+Usage: python3 bench/lambda_bench.py [--samples 15] [--warm 5] [--cpu-run 200] [--only FN ...] [--no-build] [--no-arm64]
        (CARGO_TARGET_DIR is honoured; --python names the venv interpreter, default .venv/bin/python)
 """
 import argparse
-import base64
 import itertools
 import json
 import os
