@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,6 +45,7 @@ ORDER_KEY = "bench-order-signing-key-0123456789abcdef"
 MERCHANT_ID = "SANDBOX01"
 PGW_KEY = "sandbox-2c2p-secret-key"
 SESSION_SECRET = "bench-session-secret-0123456789abcdef"
+ISO_NUMERIC = {"SGD": "702"}  # the currency of make_prepay_event's orders, as a notification names it
 
 
 class Process:
@@ -180,7 +182,7 @@ class Events:
     def __init__(self):
         self.counter = itertools.count(1)
         self.token = None  # a session token for sandbox-alice, from openid itself
-        self.pending = []  # (orderId, invoiceNo) of attempts prepay opened, for notify to pay
+        self.pending = []  # (orderId, invoiceNo, amount, currency) of attempts prepay opened, for notify to pay
 
     def openid(self):
         return api_event("openid", lambda e: None)
@@ -192,17 +194,18 @@ class Events:
     def notify(self):
         if not self.pending:
             raise SystemExit("notify: no pending attempt left to pay (prepay more orders first)")
-        order_id, invoice = self.pending.pop()
+        order_id, invoice, amount, currency = self.pending.pop()
+        minor = int(Decimal(amount) * 100)  # SGD has two decimals; 2C2P's amt is 12 digits of minor units
         fields = make_notify_event.notification_fields(
-            merchantID=MERCHANT_ID, uniqueTransactionCode=invoice, userDefined1=order_id, amt="000000001250",
-            currencyCode="702")
+            merchantID=MERCHANT_ID, uniqueTransactionCode=invoice, userDefined1=order_id, amt=f"{minor:012d}",
+            currencyCode=ISO_NUMERIC[currency])
         return json.dumps(make_notify_event.build_event(PGW_KEY, fields)).encode()
 
     def keep_pending(self, bodies):
         """Remember the attempts a prepay process opened (each response names its order and invoice)."""
         for _, body in bodies:
             answer = json.loads(json.loads(body)["body"])
-            self.pending.append((answer["orderId"], answer["invoiceNo"]))
+            self.pending.append((answer["orderId"], answer["invoiceNo"], answer["amount"], answer["currency"]))
 
     def reconcile(self):
         return b"{}"
@@ -275,6 +278,15 @@ def main():
             return name
 
         new_table(TABLE)
+
+        def open_attempts(table, count):
+            """Pending attempts for notify to pay: prepay opens `count` orders in `table`, 50 a process."""
+            while count > 0:
+                batch = [events.prepay() for _ in range(min(50, count))]
+                bodies = run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table), batch)[3]
+                check("prepay", bodies)
+                events.keep_pending(bodies)
+                count -= len(batch)
         env = {
             "PATH": os.environ["PATH"],
             "AWS_LAMBDA_FUNCTION_NAME": "bench",
@@ -322,8 +334,7 @@ def main():
             # prepay runs before notify and opens the attempts that notify then pays.
             table = new_table(f"{TABLE}{round_no}")
             if "notify" in measured and "prepay" not in measured:  # notify pays what prepay opens
-                events.keep_pending(run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table),
-                                                [events.prepay() for _ in range(1 + args.warm)])[3])
+                open_attempts(table, 1 + args.warm)
             for name, binary in measured.items():
                 make = getattr(events, name)
                 init, durations, rss, bodies = run_process(server, binary, dict(envs[name], TABLE_NAME=table),
@@ -344,11 +355,7 @@ def main():
             # paying an attempt prepay opened just before in the same table.
             table = new_table(f"{TABLE}cpu", "--without-stream")  # a table that grows: no stream to copy
             events.pending.clear()
-            while len(events.pending) < 1 + args.cpu_run:
-                batch = [events.prepay() for _ in range(min(50, 1 + args.cpu_run - len(events.pending)))]
-                bodies = run_process(server, binaries["prepay"], dict(envs["prepay"], TABLE_NAME=table), batch)[3]
-                check("prepay", bodies)
-                events.keep_pending(bodies)
+            open_attempts(table, 1 + args.cpu_run)
             bodies = run_process(server, binaries["notify"], dict(envs["notify"], TABLE_NAME=table),
                                  [events.notify() for _ in range(1 + args.cpu_run)])[3]
             check("notify", bodies)
