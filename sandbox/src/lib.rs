@@ -104,8 +104,15 @@ fn random_secret() -> String {
 }
 
 /// The sandbox's keys are public: it refuses any DynamoDB endpoint but a loopback one, so it can never
-/// touch a real table (a notification it signs would otherwise mark a real order paid).
-pub fn check_local_endpoint(endpoint: Option<&str>) -> Result<(), String> {
+/// touch a real table (a notification it signs would otherwise mark a real order paid). `ignore_configured`
+/// is `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`: when true the SDK would skip the endpoint checked here and
+/// go to the region's real DynamoDB, so it is refused too.
+pub fn check_local_endpoint(endpoint: Option<&str>, ignore_configured: Option<&str>) -> Result<(), String> {
+    if ignore_configured.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return Err("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, so AWS_ENDPOINT_URL_DYNAMODB would be ignored \
+                    and the real DynamoDB used: the sandbox only runs against a local DynamoDB on loopback"
+            .to_owned());
+    }
     let Some(endpoint) = endpoint.map(str::trim).filter(|e| !e.is_empty()) else {
         return Err("TABLE_NAME is set but AWS_ENDPOINT_URL_DYNAMODB is not: the sandbox only runs against a \
                     local DynamoDB on loopback (its keys are public), never a real table"
@@ -138,7 +145,11 @@ pub async fn start(
     let table_name = match &store {
         StoreChoice::Memory => "in-memory".to_owned(),
         StoreChoice::Dynamo { table_name } => {
-            check_local_endpoint(std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok().as_deref())?;
+            let variable = |name: &str| std::env::var(name).ok();
+            check_local_endpoint(
+                variable("AWS_ENDPOINT_URL_DYNAMODB").as_deref(),
+                variable("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").as_deref(),
+            )?;
             table_name.clone()
         }
     };

@@ -193,10 +193,14 @@ async fn the_sandbox_refuses_any_dynamodb_but_a_loopback_one() {
     for endpoint in
         [None, Some("https://dynamodb.us-east-1.amazonaws.com"), Some("http://10.0.0.5:8000"), Some("nonsense")]
     {
-        assert!(sandbox::check_local_endpoint(endpoint).is_err(), "{endpoint:?}");
+        assert!(sandbox::check_local_endpoint(endpoint, None).is_err(), "{endpoint:?}");
     }
     for endpoint in ["http://127.0.0.1:8000", "http://localhost:4566", "http://[::1]:8000"] {
-        assert_eq!(sandbox::check_local_endpoint(Some(endpoint)), Ok(()), "{endpoint}");
+        assert_eq!(sandbox::check_local_endpoint(Some(endpoint), None), Ok(()), "{endpoint}");
+        assert_eq!(sandbox::check_local_endpoint(Some(endpoint), Some("false")), Ok(()), "{endpoint}");
+        // The SDK would skip a loopback endpoint and go to the real DynamoDB.
+        let refused = sandbox::check_local_endpoint(Some(endpoint), Some("TRUE"));
+        assert!(refused.is_err_and(|why| why.contains("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")), "{endpoint}");
     }
 }
 

@@ -267,3 +267,12 @@ def test_secret_parameters_are_noecho(template):
         "SessionSecretPrevious", "OrderSigningKey", "OrderSigningKeyPrevious",
     ):
         assert parameters[name].get("NoEcho") is True, name
+
+
+def test_the_event_source_pattern_refuses_what_the_events_function_would_refuse(template):
+    # CloudFormation matches AllowedPattern against the whole value (Java regex; lookahead works there too).
+    pattern = re.compile(template["Parameters"]["EventSource"]["AllowedPattern"])
+    for accepted in ("wcmini.payments", "shop-1_payments", "a" * 256):
+        assert pattern.fullmatch(accepted), accepted
+    for refused in ("aws.payments", "aws.", "", "a" * 257, "with space"):
+        assert not pattern.fullmatch(refused), refused

@@ -12,7 +12,7 @@ use payments::metrics::{Metrics, service};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    payments::telemetry::init();
     let config = load_or_exit(EventsConfig::from_settings).await;
     let publisher = EventBridgePublisher::from_env(config.event_bus_name.clone()).await;
     let metrics = Metrics::for_service(service::EVENTS);

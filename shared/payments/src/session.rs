@@ -55,12 +55,19 @@ impl std::fmt::Debug for SessionTokens {
 }
 
 /// A fresh token and how long it lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuedToken {
     /// The signed session token the mini program sends as `Authorization: Bearer`.
     pub token: String,
     /// Seconds until the token expires, for the contract's `expiresIn`.
     pub expires_in: i64,
+}
+
+/// Written by hand: a live session token never reaches a log.
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken").field("token", &"<not shown>").field("expires_in", &self.expires_in).finish()
+    }
 }
 
 impl SessionTokens {
@@ -125,6 +132,13 @@ mod tests {
 
     fn tokens() -> SessionTokens {
         SessionTokens::new(&Secret::new("0123456789abcdef0123456789abcdef"), 7200)
+    }
+
+    #[test]
+    fn an_issued_token_never_shows_in_debug_output() {
+        let issued = tokens().issue("oUser1", NOW).expect("issues");
+        let shown = format!("{issued:?}");
+        assert!(!shown.contains(&issued.token) && shown.contains("7200"), "{shown}");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! events (bearer tokens, whole signed envelopes) and raw bodies.
 
 use lambda_http::tracing::subscriber::EnvFilter;
-use lambda_http::tracing::subscriber::filter::{Directive, LevelFilter};
+use lambda_http::tracing::subscriber::filter::{Directive, FilterFn, LevelFilter, filter_fn};
+use lambda_http::tracing::subscriber::layer::SubscriberExt;
+use lambda_http::tracing::subscriber::util::SubscriberInitExt;
+use lambda_http::tracing::{Level, Metadata};
 
 /// Targets that log raw requests, responses or events at trace level, capped at debug.
 pub const CAPPED_TARGETS: [&str; 9] = [
@@ -34,6 +37,20 @@ pub fn filter(level: Option<&str>) -> EnvFilter {
     filter
 }
 
+/// Drops every trace-level line of the capped targets and of their modules, whatever the filter let
+/// through: a directive for a module (`lambda_runtime::layers::api_response=trace`) is more specific
+/// than the caps [`filter`] adds, and EnvFilter lets the most specific directive win.
+pub fn no_raw_traces() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
+    filter_fn(|meta| *meta.level() != Level::TRACE || !is_capped(meta.target()))
+}
+
+/// A capped target, or one of its modules.
+fn is_capped(target: &str) -> bool {
+    CAPPED_TARGETS
+        .iter()
+        .any(|capped| target.strip_prefix(capped).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
+}
+
 /// Installs the global subscriber once at start: JSON lines when Lambda asks for JSON logs.
 pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
@@ -42,7 +59,11 @@ pub fn init() {
         .with_target(false)
         .without_time()
         .with_env_filter(filter(level.as_deref()));
-    if json { builder.json().init() } else { builder.init() }
+    if json {
+        builder.json().finish().with(no_raw_traces()).init()
+    } else {
+        builder.finish().with(no_raw_traces()).init()
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +101,8 @@ mod tests {
         let subscriber = lambda_http::tracing::subscriber::fmt()
             .with_env_filter(filter(Some(level)))
             .with_writer(out.clone())
-            .finish();
+            .finish()
+            .with(no_raw_traces());
         tracing::dispatcher::with_default(&tracing::Dispatch::new(subscriber), || {
             // What lambda_runtime 1.x does with every event it receives.
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "Bearer SECRET-TOKEN", "raw JSON event received from Lambda");
@@ -94,9 +116,18 @@ mod tests {
 
     #[test]
     fn no_level_prints_raw_events() {
-        for level in
-            ["trace", "TRACE", "lambda_runtime=trace,hyper=trace", "trace,lambda_runtime=trace", "debug", "info", ""]
-        {
+        for level in [
+            "trace",
+            "TRACE",
+            "lambda_runtime=trace,hyper=trace",
+            "trace,lambda_runtime=trace",
+            // More specific than the caps: only the last filter stops these.
+            "lambda_runtime::layers::api_response=trace",
+            "lambda_runtime::layers=trace,hyper::proto=trace,hyper::proto::h1=trace",
+            "debug",
+            "info",
+            "",
+        ] {
             let logged = logged_with(level);
             assert!(!logged.contains("SECRET-TOKEN"), "{level}: {logged}");
             assert!(!logged.contains("SIGNED-ENVELOPE"), "{level}: {logged}");

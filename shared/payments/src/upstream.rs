@@ -130,12 +130,22 @@ impl PgwKeys {
 }
 
 /// An inquiry answer, verified, and its raw text for the audit trail.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InquiryAnswer {
     /// The answer's fields, its hash checked.
     pub response: InquiryResponse,
     /// The answer exactly as received, for the audit trail.
     pub raw: String,
+}
+
+/// Written by hand: the whole signed answer never reaches a log.
+impl std::fmt::Debug for InquiryAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InquiryAnswer")
+            .field("response", &self.response)
+            .field("raw", &format_args!("<{} bytes, not shown>", self.raw.len()))
+            .finish()
+    }
 }
 
 impl PgwClient {

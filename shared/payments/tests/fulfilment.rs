@@ -201,11 +201,11 @@ fn three_paid_orders() -> Vec<StreamRecordInput> {
 async fn a_refused_entry_fails_its_record_and_the_later_ones_only() {
     let records = three_paid_orders();
     let publisher = MemoryPublisher::new();
-    // The first entry of the call goes through, the second is refused, the third goes through.
+    // B-1 goes through; then B-2 is refused every time it is sent, and B-3 goes through.
     let outcome = {
         let first = publish_stream_batch(&publisher, &records[..1], SOURCE, soon()).await;
         assert!(first.failed.is_empty());
-        publisher.fail_next(1);
+        publisher.refuse_order("B-2", true);
         publish_stream_batch(&publisher, &records[1..], SOURCE, soon()).await
     };
     assert_eq!(outcome.failed, vec!["101", "102"], "B-1's record is done; B-2 failed; B-3 comes after it");
@@ -220,6 +220,7 @@ async fn a_refused_entry_fails_its_record_and_the_later_ones_only() {
     );
 
     // Lambda retries from the first reported record: the retry publishes B-2 and B-3 again.
+    publisher.refuse_order("B-2", false);
     let retry: Vec<_> = records.iter().filter(|r| outcome.failed.contains(&r.item_identifier)).cloned().collect();
     let again = publish_stream_batch(&publisher, &retry, SOURCE, soon()).await;
     assert!(again.failed.is_empty());
@@ -229,12 +230,20 @@ async fn a_refused_entry_fails_its_record_and_the_later_ones_only() {
 }
 
 #[tokio::test]
-async fn a_refusal_in_a_whole_batch_fails_from_the_refused_record() {
+async fn a_refusal_in_a_whole_batch_is_retried_for_the_refused_entry_only() {
     let records = three_paid_orders();
     let publisher = MemoryPublisher::new();
     publisher.fail_next(1);
     let outcome = publish_stream_batch(&publisher, &records, SOURCE, soon()).await;
-    assert_eq!(outcome.failed, vec!["100", "101", "102"]);
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    let mut ids: Vec<_> = publisher.events().iter().map(|e| e.detail.event_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["B-1:3", "B-2:3", "B-3:3"], "each once: the accepted ones were not sent again");
+
+    let publisher = MemoryPublisher::new();
+    publisher.refuse_order("B-1", true);
+    let outcome = publish_stream_batch(&publisher, &records, SOURCE, soon()).await;
+    assert_eq!(outcome.failed, vec!["100", "101", "102"], "refused every time: reported from there");
     assert_eq!(outcome.published, 2, "the rest of the call went out and will be repeated");
 }
 

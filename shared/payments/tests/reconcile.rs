@@ -149,6 +149,20 @@ mod scenarios {
         assert_eq!(status(&world, "R-8").await, StoredStatus::Paid);
         assert_eq!(world.reconciler().run_order(&order_id("R-9"), &deadline).await, Ok(None));
     }
+
+    pub async fn an_answer_whose_amount_cannot_be_read_changes_nothing<S: Store>(world: World<S>) {
+        let session = world.login("alice").await;
+        let deadline = Deadline::after(Duration::from_secs(30));
+        for (id, status, amount) in [("R-11", "A", "12,50"), ("R-12", "PF", ""), ("R-13", "PF", "twelve")] {
+            let invoice_no = world.prepaid(&session, id, "12.50").await;
+            world.sim.set_inquiry_answer(&invoice_no, status, amount);
+            let got = world.reconciler().run_order(&order_id(id), &deadline).await.expect("the run");
+            assert_eq!(got, Some(summary(1, 0, 0, 1, 0)), "{status} with amount {amount:?}");
+            assert_eq!(world.stored(id).await.status, StoredStatus::Pending, "{status} with amount {amount:?}");
+            let kept = world.store.evidence(Some(&invoice(&invoice_no))).await.expect("records");
+            assert_eq!(kept.len(), 1, "the answer is kept all the same");
+        }
+    }
 }
 
 macro_rules! reconciliation {
@@ -175,6 +189,7 @@ macro_rules! reconciliation {
             case!(more_due_than_the_batch_leaves_the_rest_for_the_next_run);
             case!(at_most_five_inquiries_at_once);
             case!(one_order_is_inquired_now_whatever_its_schedule);
+            case!(an_answer_whose_amount_cannot_be_read_changes_nothing);
         }
     };
 }
@@ -190,3 +205,60 @@ async fn dynamo_store(case: &str) -> payments::store::DynamoStore {
 
 reconciliation!(memory, memory_store);
 reconciliation!(dynamo, dynamo_store, #[ignore = "needs a DynamoDB-compatible server; scripts/test starts one"]);
+
+/// An attempt whose order item is gone (deleted by hand): the answer is kept, nothing is moved, and
+/// the attempt stays on its doubling schedule instead of heading every run's batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a DynamoDB-compatible server; scripts/test starts one"]
+async fn an_attempt_without_its_order_is_not_asked_about_every_run() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let case = "orphan-attempt";
+    let world = World::build(Options::default(), dynamo_store(case).await).await;
+    let table = format!(
+        "{}-{}-{}",
+        common::dynamo::required_env("DYNAMODB_TEST_TABLE"),
+        common::dynamo::run_id().to_ascii_lowercase(),
+        case
+    );
+    let session = world.login("alice").await;
+    let invoice_no = world.prepaid(&session, "R-14", "12.50").await;
+    world.sim.pay_without_notify(&invoice_no, PayResult::Success).expect("paid in WeChat");
+    common::dynamo::test_client()
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("ORDER#R-14".into()))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .send()
+        .await
+        .expect("the order is deleted by hand");
+    world.clock.advance(FIRST_INQUIRY_AFTER);
+    assert_eq!(run(&world, 100).await, summary(1, 0, 0, 1, 0), "asked, kept, nothing to move");
+    assert_eq!(run(&world, 100).await, Summary::default(), "rescheduled: not asked again at once");
+    world.clock.advance(2 * FIRST_INQUIRY_AFTER);
+    assert_eq!(run(&world, 100).await, summary(1, 0, 0, 1, 0), "asked again on its schedule");
+    assert_eq!(world.sim.inquiry_calls(), 2);
+}
+
+/// The deadline, not the HTTP client's own timeout, decides here: the client waits up to a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_is_awaited_only_while_there_is_time_to_keep_it() {
+    let options = Options { upstream_timeout: LONG_TIMEOUT, ..Options::default() };
+    let world = World::build(options, Arc::new(MemoryStore::new())).await;
+    let session = world.login("alice").await;
+    let invoice_no = world.prepaid(&session, "R-10", "12.50").await;
+    world.sim.pay_without_notify(&invoice_no, PayResult::Success).expect("paid in WeChat");
+    // 3 s left: 0.3 s to answer, 0.5 s to keep and apply, so 2C2P gets 2.2 s and this answer
+    // (2.5 s) is not waited for: taken so late, it might not be kept, and a "paid" would be lost.
+    world.sim.set_inquiry_fault(Some(Fault::Delay(Duration::from_millis(2500))));
+    let short = Deadline::after(Duration::from_secs(3));
+    let got = world.reconciler().run_order(&order_id("R-10"), &short).await.expect("the run");
+    assert_eq!(got, Some(summary(1, 0, 0, 0, 1)), "an upstream timeout, counted as an error");
+    assert_eq!(status(&world, "R-10").await, StoredStatus::Pending);
+    let kept = world.store.evidence(Some(&invoice(&invoice_no))).await.expect("records");
+    assert!(kept.is_empty(), "nothing half-kept: {kept:?}");
+    world.sim.set_inquiry_fault(None);
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let got = world.reconciler().run_order(&order_id("R-10"), &deadline).await.expect("the run");
+    assert_eq!(got, Some(summary(1, 1, 0, 0, 0)), "asked again with time to spare, and kept");
+    assert_eq!(status(&world, "R-10").await, StoredStatus::Paid);
+}

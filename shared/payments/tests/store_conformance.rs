@@ -726,6 +726,37 @@ mod dynamo_only {
 
     #[tokio::test]
     #[ignore = "needs a DynamoDB-compatible server; scripts/test starts one"]
+    async fn an_unreadable_due_attempt_is_skipped_and_the_others_still_come() {
+        // A table of its own: the due index must hold only this test's attempts.
+        let case = "unreadable-due";
+        let store = fresh_store(case).await;
+        let table = format!("{}-{}-{case}", required_env("DYNAMODB_TEST_TABLE"), run_id().to_ascii_lowercase());
+        let ids = Ids::new("UDUE");
+        for n in 1..=2 {
+            store
+                .open_order(&new_order(&ids.order(n), &ids.invoice(n)), &attempt(&ids.invoice(n), &ids.order(n)))
+                .await
+                .expect("open");
+        }
+        let client = test_client();
+        let key = |invoice: &InvoiceNo| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(format!("INVOICE#{invoice}"))),
+                ("sk".to_owned(), AttributeValue::S("ATTEMPT".to_owned())),
+            ])
+        };
+        let read = client.get_item().table_name(&table).set_key(Some(key(&ids.invoice(1)))).consistent_read(true);
+        let mut broken = read.send().await.expect("raw read").item.expect("the attempt");
+        broken.insert("pk".into(), AttributeValue::S(format!("INVOICE#{}", ids.invoice(3))));
+        broken.remove("orderId");
+        client.put_item().table_name(&table).set_item(Some(broken)).send().await.expect("raw write");
+        let due: Vec<InvoiceNo> =
+            store.due_attempts(T0 + 1_000, 100).await.expect("due").into_iter().map(|a| a.invoice_no).collect();
+        assert_eq!(due, [ids.invoice(1), ids.invoice(2)], "the unreadable one is left out, not the run");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs a DynamoDB-compatible server; scripts/test starts one"]
     async fn a_missing_table_is_unavailable() {
         let store = DynamoStore::new(test_client(), format!("no-such-table-{}", run_id()));
         let got = store.get_order(&OrderId::parse("A-1").expect("id")).await;

@@ -141,10 +141,20 @@ pub fn base64_form_field(body: &[u8], field: &'static str) -> Result<String, For
 }
 
 /// An envelope whose signature has been checked. Its payload is still undecoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedEnvelope {
     version: String,
     payload_b64: String,
+}
+
+/// Written by hand: the signed payload never reaches a log.
+impl std::fmt::Debug for VerifiedEnvelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedEnvelope")
+            .field("version", &self.version)
+            .field("payload_b64", &format_args!("<{} bytes, not shown>", self.payload_b64.len()))
+            .finish()
+    }
 }
 
 impl VerifiedEnvelope {
@@ -200,6 +210,14 @@ mod tests {
 
     fn outer_b64(xml: &str) -> String {
         BASE64.encode(xml)
+    }
+
+    #[test]
+    fn a_verified_envelope_never_shows_its_payload_in_debug_output() {
+        let envelope = seal("PaymentResponse", "<PaymentResponse><amt>000000001250</amt></PaymentResponse>", KEY);
+        let opened = open(&envelope, KEY).expect("opens");
+        let shown = format!("{opened:?}");
+        assert!(!shown.contains(&opened.payload_b64) && shown.contains("9.9"), "{shown}");
     }
 
     #[test]

@@ -37,8 +37,20 @@ const PENDING_CODE: &str = "001";
 const PENDING_STATUS: &str = "AP";
 const ORDER_CREATED_CODE: &str = "32";
 
-/// Classifies a respCode/status pair following contract.md "POST /notify" and protocol-notes.md "Codes".
+/// Classifies a SecurePay answer's respCode/status pair (protocol-notes.md "Codes"): respCode 32 is
+/// the WeChat order created, anything else is read as [`classify_notification`] reads it.
 pub fn classify(resp_code: &str, status: &str, fail_reason: &str) -> Outcome {
+    if resp_code.trim() == ORDER_CREATED_CODE {
+        Outcome::WechatOrderCreated
+    } else {
+        classify_notification(resp_code, status, fail_reason)
+    }
+}
+
+/// Classifies a notification's respCode/status pair with the table of contract.md "POST /notify",
+/// whose rows know no respCode 32 (SecurePay's "order created"): in a notification it is one more
+/// respCode other than `00`, `000`, `001`, so with an empty status it is a failure.
+pub fn classify_notification(resp_code: &str, status: &str, fail_reason: &str) -> Outcome {
     let resp_code = resp_code.trim();
     let status = status.trim();
     let failed = || Outcome::Failed {
@@ -48,9 +60,7 @@ pub fn classify(resp_code: &str, status: &str, fail_reason: &str) -> Outcome {
         },
     };
     // The contract's rows in its order: success, still pending, failure, then nothing known.
-    if resp_code == ORDER_CREATED_CODE {
-        Outcome::WechatOrderCreated
-    } else if SUCCESS_CODES.contains(&resp_code) && PAID_STATUSES.contains(&status) {
+    if SUCCESS_CODES.contains(&resp_code) && PAID_STATUSES.contains(&status) {
         Outcome::Paid
     } else if SUCCESS_CODES.contains(&resp_code) && PAID_OTHER_AMOUNT_STATUSES.contains(&status) {
         Outcome::PaidOtherAmount { status: status.to_owned() }
@@ -67,6 +77,16 @@ pub fn classify(resp_code: &str, status: &str, fail_reason: &str) -> Outcome {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn respcode_32_is_order_created_for_securepay_and_a_plain_code_for_a_notification() {
+        assert_eq!(classify("32", "", ""), Outcome::WechatOrderCreated);
+        assert_eq!(classify_notification("32", "", ""), Outcome::Failed { reason: "respCode 32, status ".into() });
+        let declined = Outcome::Failed { reason: "Transaction is declined".into() };
+        assert_eq!(classify_notification("32", "F", "Transaction is declined"), declined);
+        assert_eq!(classify_notification("32", "A", ""), Outcome::Unrecognised, "never paid without 00/000");
+        assert_eq!(classify_notification("000", "A", ""), classify("000", "A", ""));
+    }
 
     #[test]
     fn paid_needs_a_success_code_and_an_approved_or_empty_status() {

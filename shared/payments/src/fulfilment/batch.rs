@@ -16,6 +16,10 @@ use crate::store::dynamo::Item;
 /// by Lambda reports nothing, and the whole batch is retried): the same margin every function keeps.
 pub use crate::deadline::ANSWER_MARGIN;
 
+/// Pauses before sending refused entries again, once per pause: what the bus refuses is most often
+/// throttling, which a short wait clears. Entries still refused after the last are reported.
+const REFUSED_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(200)];
+
 /// A batch's budget when the invocation carries no believable deadline (a local emulator).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -93,8 +97,10 @@ impl BatchOutcome {
 
 /// Publishes the events of one stream batch, in stream order, and says which records to retry.
 ///
-/// Once a record fails (an unreadable image, an entry refused, a call that failed or ran out of
-/// time), it and every record after it are reported, and nothing after it is published. Why:
+/// Entries the bus refuses are sent again on their own (twice, after short pauses, within the
+/// deadline); the entries it accepted are not. Once a record fails for good (an unreadable image, an
+/// entry still refused, a call that failed or ran out of time), it and every record after it are
+/// reported, and nothing after it is published. Why:
 /// Lambda retries a stream batch from the lowest reported sequence number whatever else is reported,
 /// so reporting the tail costs nothing; and publishing past a failure could let a later change of
 /// the same order (say `review`) reach the merchant before the earlier one (`paid`) that failed.
@@ -154,13 +160,55 @@ pub async fn publish_stream_batch<P: EventPublisher + ?Sized>(
             }
         };
         published += outcomes.iter().filter(|o| **o == EntryOutcome::Published).count();
-        let refused = outcomes.iter().enumerate().find_map(|(k, outcome)| match outcome {
-            EntryOutcome::Refused { code } => Some((positions[start + k], code.clone())),
-            EntryOutcome::Published => None,
-        });
-        if let Some((position, code)) = refused {
-            let item = records[position].item_identifier.clone();
-            failure = Some((position, BatchFailure::Refused { item, code }));
+        // Entries the bus refused (throttled, say) are sent again on their own, the accepted ones not.
+        let mut refused: Vec<(usize, String)> = outcomes
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, outcome)| match outcome {
+                EntryOutcome::Refused { code } => Some((start + k, code)),
+                EntryOutcome::Published => None,
+            })
+            .collect();
+        let mut retry_failure = None;
+        for pause in REFUSED_RETRY_PAUSES {
+            if refused.is_empty() {
+                break;
+            }
+            if Instant::now() + pause >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            let again: Vec<OrderEvent> = refused.iter().map(|(at, _)| events[*at].clone()).collect();
+            match publisher.put_events(&again, deadline).await {
+                Ok(outcomes) if outcomes.len() == again.len() => {
+                    published += outcomes.iter().filter(|o| **o == EntryOutcome::Published).count();
+                    refused = refused
+                        .into_iter()
+                        .zip(outcomes)
+                        .filter_map(|((at, _), outcome)| match outcome {
+                            EntryOutcome::Refused { code } => Some((at, code)),
+                            EntryOutcome::Published => None,
+                        })
+                        .collect();
+                }
+                Ok(outcomes) => {
+                    let why = format!("the publisher answered {} outcomes for {} events", outcomes.len(), again.len());
+                    retry_failure = Some(PublishError::Unavailable(why));
+                    break;
+                }
+                Err(error) => {
+                    retry_failure = Some(error);
+                    break;
+                }
+            }
+        }
+        if let Some((at, code)) = refused.into_iter().next() {
+            let item = records[positions[at]].item_identifier.clone();
+            let cause = match retry_failure {
+                Some(error) => BatchFailure::Call { item, error },
+                None => BatchFailure::Refused { item, code },
+            };
+            failure = Some((positions[at], cause));
             break;
         }
         start = end;
@@ -261,14 +309,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_entry_is_reported_with_every_later_record_and_nothing_after_it_is_sent() {
+    async fn a_refused_entry_is_sent_again_on_its_own_and_the_batch_goes_through() {
         let publisher = Counting::default();
         publisher.inner.fail_next(1);
         let outcome = publish_stream_batch(&publisher, &life(), SOURCE, soon()).await;
+        assert_eq!(outcome, BatchOutcome { failed: vec![], published: 3, failure: None });
+        assert_eq!(publisher.calls(), vec![vec!["A-1:1", "B-1:1"], vec!["A-1:1"], vec!["A-1:3"]], "B-1 went once");
+    }
+
+    #[tokio::test]
+    async fn an_entry_refused_every_time_is_reported_with_every_later_record_and_nothing_after_it_is_sent() {
+        let publisher = Counting::default();
+        publisher.inner.refuse_order("A-1", true);
+        let outcome = publish_stream_batch(&publisher, &life(), SOURCE, soon()).await;
         assert_eq!(outcome.failed, vec!["1", "2", "3", "4"]);
         assert_eq!(outcome.failure, Some(BatchFailure::Refused { item: "1".into(), code: "InternalFailure".into() }));
-        assert_eq!(outcome.published, 1, "B-1 went out in the same call");
-        assert_eq!(publisher.calls().len(), 1, "A-1's payment waits for its pending event");
+        assert_eq!(outcome.published, 1, "B-1 went out in the first call, and only then");
+        let calls = vec![vec!["A-1:1", "B-1:1"], vec!["A-1:1"], vec!["A-1:1"]];
+        assert_eq!(publisher.calls(), calls, "tried three times; A-1's payment waits for its pending event");
+    }
+
+    #[tokio::test]
+    async fn refused_entries_are_not_sent_again_past_the_deadline() {
+        let publisher = Counting::default();
+        publisher.inner.refuse_order("A-1", true);
+        let outcome =
+            publish_stream_batch(&publisher, &life(), SOURCE, Instant::now() + Duration::from_millis(30)).await;
+        assert_eq!(outcome.failed, vec!["1", "2", "3", "4"]);
+        assert_eq!(publisher.calls().len(), 1, "no time for a pause and another try");
     }
 
     #[tokio::test]
@@ -277,7 +345,7 @@ mod tests {
         let publisher = Counting::default();
         publish_stream_batch(&publisher, &life(), SOURCE, soon()).await.count_failed(&metrics);
         assert!(metrics.lines().is_empty(), "a batch that went through counts nothing");
-        publisher.inner.fail_next(1);
+        publisher.inner.refuse_order("A-1", true);
         publish_stream_batch(&publisher, &life(), SOURCE, soon()).await.count_failed(&metrics);
         let lines = metrics.lines();
         assert_eq!(lines.len(), 1);
@@ -301,7 +369,7 @@ mod tests {
         let outcome = {
             let first = publish_stream_batch(&publisher, &records[..1], SOURCE, soon()).await;
             assert!(first.failed.is_empty());
-            publisher.inner.fail_next(1);
+            publisher.inner.refuse_order("A-1", true);
             publish_stream_batch(&publisher, &records[1..], SOURCE, soon()).await
         };
         assert_eq!(outcome.failed, vec!["3"], "record 2 had no event and came before the failure");

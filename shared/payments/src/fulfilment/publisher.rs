@@ -1,6 +1,6 @@
 //! The port to the event bus, and its in-memory adapter (the sandbox's `GET /sandbox/events`, tests).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -84,6 +84,8 @@ struct MemoryState {
     events: VecDeque<OrderEvent>,
     capacity: usize,
     fail_next: usize,
+    /// Orders whose every entry is refused, until [`MemoryPublisher::refuse_order`] is told otherwise.
+    refused_orders: HashSet<String>,
 }
 
 impl Default for MemoryPublisher {
@@ -100,12 +102,24 @@ impl MemoryPublisher {
 
     /// Keeps at most `capacity` events, dropping the oldest.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { state: Mutex::new(MemoryState { events: VecDeque::new(), capacity, fail_next: 0 }) }
+        let state = MemoryState { events: VecDeque::new(), capacity, fail_next: 0, refused_orders: HashSet::new() };
+        Self { state: Mutex::new(state) }
     }
 
     /// Refuses the next `entries` entries (with [`INJECTED_FAILURE_CODE`]), as EventBridge may.
     pub fn fail_next(&self, entries: usize) {
         self.lock().fail_next = entries;
+    }
+
+    /// Refuses every entry of `order_id` (with [`INJECTED_FAILURE_CODE`]) while `refuse` holds, as a bus
+    /// that keeps refusing one event would, however often it is sent again.
+    pub fn refuse_order(&self, order_id: &str, refuse: bool) {
+        let mut state = self.lock();
+        if refuse {
+            state.refused_orders.insert(order_id.to_owned());
+        } else {
+            state.refused_orders.remove(order_id);
+        }
     }
 
     /// The events published so far, newest first.
@@ -130,6 +144,10 @@ impl EventPublisher for MemoryPublisher {
         let mut state = self.lock();
         let mut outcomes = Vec::with_capacity(events.len());
         for event in events {
+            if state.refused_orders.contains(event.order_id()) {
+                outcomes.push(EntryOutcome::Refused { code: INJECTED_FAILURE_CODE.to_owned() });
+                continue;
+            }
             if state.fail_next > 0 {
                 state.fail_next -= 1;
                 outcomes.push(EntryOutcome::Refused { code: INJECTED_FAILURE_CODE.to_owned() });

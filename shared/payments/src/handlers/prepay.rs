@@ -98,7 +98,8 @@ impl<S: OrderStore> PrepayHandler<S> {
     fn order_terms(&self, body: &Map<String, Value>, openid: &OpenId) -> Result<OrderTerms, ApiError> {
         let token = match body.get("orderToken") {
             Some(Value::String(token)) => Some(token.as_str()),
-            None | Some(Value::Null) => None,
+            // null is sent, and not a string: refused even with client pricing (contract "POST /prepay").
+            None => None,
             Some(_) => return Err(ApiError::InvalidRequest("orderToken must be a string.".into())),
         };
         let Some(token) = token else {
@@ -128,6 +129,8 @@ impl<S: OrderStore> PrepayHandler<S> {
     }
 
     async fn get_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        // A GET has no use for a body, but one over the limit is refused as on every route.
+        api::body_bytes(request)?;
         let deadline = api::deadline(request);
         let openid = api::bearer_openid(request, &self.sessions, self.prepay.clock.now())?;
         let raw = request.path_parameters_ref().and_then(|p| p.first("orderId")).unwrap_or_default();

@@ -309,7 +309,12 @@ impl OrderStore for DynamoStore {
                 .await
                 .map_err(store_error)?;
             for item in page.items() {
-                due.push(attempt_from_item(item)?);
+                // One unreadable attempt (edited by hand, say) must not stop every run: it is named in the
+                // log for a person and the others are reconciled.
+                match attempt_from_item(item) {
+                    Ok(attempt) => due.push(attempt),
+                    Err(error) => tracing::error!(%error, "a due attempt is unreadable; skipped"),
+                }
             }
         }
         due.sort_by_key(|a| (a.due_at, a.invoice_no.clone()));
@@ -371,28 +376,51 @@ impl OrderStore for DynamoStore {
             Ok(_) => return Ok(KeptAndApplied::Done),
             Err(error) => error,
         };
-        let failed: Vec<usize> = match &error {
+        let reasons: Vec<Option<&str>> = match &error {
             SdkError::ServiceError(service) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
-                    .map(|(at, _)| at)
-                    .collect(),
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    cancelled.cancellation_reasons().iter().map(|r| r.code()).collect()
+                }
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         };
+        let slots = TransactionSlots { record: record_at, attempt: attempt_at, order: order_at };
+        match slots.outcome(&reasons) {
+            Some(outcome) => Ok(outcome),
+            None => Err(transaction_error(error)),
+        }
+    }
+}
+
+/// Where each part of a keep-and-apply transaction sits among its items.
+struct TransactionSlots {
+    record: Option<usize>,
+    attempt: usize,
+    order: Option<usize>,
+}
+
+impl TransactionSlots {
+    /// What a cancelled transaction means, from its cancellation reasons (one per item); `None` when
+    /// it was cancelled for something else (throttling, an outage), which is an error.
+    ///
+    /// Only a failed condition says something about the stored items. A `TransactionConflict` (another
+    /// transaction was writing one of the same items) says nothing: the whole write is tried again as
+    /// it was, record included, or two deliveries that collide could each take the other's record for
+    /// kept and neither keep it.
+    fn outcome(&self, reasons: &[Option<&str>]) -> Option<KeptAndApplied> {
+        let failed_at = |slot: usize| reasons.get(slot).copied().flatten() == Some("ConditionalCheckFailed");
         // The attempt's check decides first: evidence about another order's attempt is not ours to apply.
-        if failed.contains(&attempt_at) {
-            Ok(KeptAndApplied::AttemptNotOfOrder)
-        } else if record_at.is_some_and(|at| failed.contains(&at)) {
-            Ok(KeptAndApplied::RecordExisted)
-        } else if order_at.is_some_and(|at| failed.contains(&at)) {
-            Ok(KeptAndApplied::OrderChanged)
+        if failed_at(self.attempt) {
+            Some(KeptAndApplied::AttemptNotOfOrder)
+        } else if self.record.is_some_and(failed_at) {
+            Some(KeptAndApplied::RecordExisted)
+        } else if self.order.is_some_and(failed_at) {
+            Some(KeptAndApplied::OrderChanged)
+        } else if reasons.contains(&Some("TransactionConflict")) {
+            Some(KeptAndApplied::Contended)
         } else {
-            Err(transaction_error(error))
+            None
         }
     }
 }
@@ -1098,5 +1126,40 @@ mod tests {
         assert_eq!(store_error(slow), StoreError::Unavailable("DynamoDB request timed out".into()));
         let garbled = SdkError::<PutItemError, ()>::response_error("bad json", ());
         assert_eq!(store_error(garbled), StoreError::Unavailable("DynamoDB response could not be read".into()));
+    }
+
+    /// A notification's transaction: record, attempt, order (contract: kept, then applied, together).
+    const ALL_THREE: TransactionSlots = TransactionSlots { record: Some(0), attempt: 1, order: Some(2) };
+
+    #[test]
+    fn a_failed_condition_names_what_the_cancelled_transaction_means() {
+        let failed = Some("ConditionalCheckFailed");
+        let none = Some("None");
+        assert_eq!(ALL_THREE.outcome(&[none, failed, none]), Some(KeptAndApplied::AttemptNotOfOrder));
+        assert_eq!(ALL_THREE.outcome(&[failed, failed, failed]), Some(KeptAndApplied::AttemptNotOfOrder));
+        assert_eq!(ALL_THREE.outcome(&[failed, none, failed]), Some(KeptAndApplied::RecordExisted));
+        assert_eq!(ALL_THREE.outcome(&[none, none, failed]), Some(KeptAndApplied::OrderChanged));
+        let without_record = TransactionSlots { record: None, attempt: 0, order: Some(1) };
+        assert_eq!(without_record.outcome(&[none, failed]), Some(KeptAndApplied::OrderChanged));
+    }
+
+    #[test]
+    fn a_conflict_with_another_transaction_is_never_taken_for_a_kept_record() {
+        // Two deliveries of one notification collide on the record: neither wrote it, both must retry with it.
+        let conflict = Some("TransactionConflict");
+        let none = Some("None");
+        assert_eq!(ALL_THREE.outcome(&[conflict, none, none]), Some(KeptAndApplied::Contended));
+        assert_eq!(ALL_THREE.outcome(&[none, conflict, none]), Some(KeptAndApplied::Contended));
+        assert_eq!(ALL_THREE.outcome(&[none, none, conflict]), Some(KeptAndApplied::Contended));
+        // A failed condition elsewhere still decides.
+        let failed = Some("ConditionalCheckFailed");
+        assert_eq!(ALL_THREE.outcome(&[conflict, none, failed]), Some(KeptAndApplied::OrderChanged));
+    }
+
+    #[test]
+    fn a_transaction_cancelled_for_other_reasons_is_an_error() {
+        let throttled = Some("ThrottlingError");
+        assert_eq!(ALL_THREE.outcome(&[Some("None"), throttled, Some("None")]), None);
+        assert_eq!(ALL_THREE.outcome(&[]), None, "no reasons at all (not a cancellation)");
     }
 }

@@ -106,7 +106,7 @@ impl EvidenceKind {
 }
 
 /// One verified piece of evidence, exactly as 2C2P sent it, plus what we read from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EvidenceRecord {
     /// Whether 2C2P pushed it to us or we asked, since only notifications are acknowledged to 2C2P.
     pub kind: EvidenceKind,
@@ -130,6 +130,25 @@ pub struct EvidenceRecord {
     pub classification: Classification,
     /// The raw signed text (the `paymentResponse` value, or the inquiry answer); kept for audit, never logged.
     pub raw: String,
+}
+
+/// Written by hand so that the raw signed text never reaches a log or a test failure message.
+impl std::fmt::Debug for EvidenceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceRecord")
+            .field("kind", &self.kind)
+            .field("invoice_no", &self.invoice_no)
+            .field("fingerprint", &self.fingerprint)
+            .field("received_at", &self.received_at)
+            .field("resp_code", &self.resp_code)
+            .field("status", &self.status)
+            .field("amount", &self.amount)
+            .field("currency_code", &self.currency_code)
+            .field("fail_reason", &self.fail_reason)
+            .field("classification", &self.classification)
+            .field("raw", &format_args!("<{} bytes, not shown>", self.raw.len()))
+            .finish()
+    }
 }
 
 /// What 2C2P's message said, field by field, for the record.
@@ -198,6 +217,14 @@ pub fn fingerprint(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_never_shows_its_raw_signed_text_in_debug_output() {
+        let raw = "SIGNED-ENVELOPE-TEXT-THAT-MUST-NOT-BE-LOGGED";
+        let record = EvidenceRecord::unreadable_notification(raw, 1_800_000_000);
+        let shown = format!("{record:?}");
+        assert!(!shown.contains(raw) && shown.contains(&record.fingerprint), "{shown}");
+    }
 
     #[test]
     fn labels_round_trip() {

@@ -67,6 +67,8 @@ pub enum KeptAndApplied {
     AttemptNotOfOrder,
     /// The order is no longer the one read.
     OrderChanged,
+    /// Another transaction was writing the same items at that moment: nothing was decided, try again.
+    Contended,
 }
 
 /// What evidence about one attempt changes, for [`OrderStore::keep_and_apply`].

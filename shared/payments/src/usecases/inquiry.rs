@@ -47,7 +47,7 @@ pub async fn inquire_attempt<S: OrderStore>(
     metrics: &Metrics,
 ) -> Result<Inquired, InquiryFailure> {
     let answer = deadline
-        .run(reserve, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW))
+        .run(reserve + KEEP_RESERVE, pgw.inquire(attempt.invoice_no.as_str()), || UpstreamError::Timeout(PGW))
         .await
         .inspect_err(|error| metrics.upstream_failure(error))?;
     let response = &answer.response;
@@ -59,9 +59,12 @@ pub async fn inquire_attempt<S: OrderStore>(
     }
     let verdict = verdict_of(&classify_inquiry(&response.resp_code, &response.status));
     let amount = parse_inquiry_amount(&response.amount, attempt.currency);
-    // An answer whose amount cannot be read is kept and changes nothing: paying it would guess.
+    // An answer whose amount cannot be read is kept and changes nothing (contract "Reconciliation"):
+    // paying on it would guess, and so would failing an order on an answer we only half read.
     let verdict = match (&verdict, amount) {
-        (Verdict::Paid | Verdict::PaidOtherAmount { .. }, None) => Verdict::Inconclusive(UNREADABLE_AMOUNT),
+        (Verdict::Paid | Verdict::PaidOtherAmount { .. } | Verdict::Failed { .. }, None) => {
+            Verdict::Inconclusive(UNREADABLE_AMOUNT)
+        }
         _ => verdict,
     };
     let fields = ReportedFields {
@@ -90,6 +93,11 @@ pub async fn inquire_attempt<S: OrderStore>(
     let applied = Box::pin(apply_evidence(store, attempt, &evidence, clock, deadline, reserve, metrics)).await?;
     Ok(Inquired { verdict, applied })
 }
+
+/// Time the 2C2P call leaves for keeping and applying its answer (a few DynamoDB calls of ~10 ms each).
+/// An answer that arrives with no time left to keep it would be thrown away; one that might say "paid"
+/// must not be, or prepay would open a second attempt on an order that is paid already.
+pub const KEEP_RESERVE: Duration = Duration::from_millis(500);
 
 /// Why an inquiry answer changed nothing: its amount was in no form we read.
 pub const UNREADABLE_AMOUNT: &str = "the inquiry's amount is in no known form";

@@ -4,7 +4,7 @@
 
 use protocol::envelope::{self, EnvelopeError, FormError};
 use protocol::money::from_pgw_amt;
-use protocol::outcome::{Outcome, classify};
+use protocol::outcome::{Outcome, classify_notification};
 use protocol::securepay::{MessageError, PaymentResponse};
 use thiserror::Error;
 
@@ -131,7 +131,7 @@ async fn receive<S: OrderStore>(
         tracing::warn!(invoice = %invoice_no, "notification for another merchant refused");
         return Err(NotificationError::OtherMerchant);
     }
-    let verdict = verdict_of(&classify(&response.resp_code, &response.status, &response.fail_reason));
+    let verdict = verdict_of(&classify_notification(&response.resp_code, &response.status, &response.fail_reason));
     let fields = ReportedFields {
         resp_code: response.resp_code.clone(),
         status: response.status.clone(),
@@ -261,7 +261,8 @@ impl<S: OrderStore> Direct<'_, S> {
                     return Ok(Some(Received::Applied { replay, applied }));
                 }
                 KeptAndApplied::RecordExisted => replay = true,
-                KeptAndApplied::OrderChanged => {}
+                // Read the order again and retry, the record still included unless it is known kept.
+                KeptAndApplied::OrderChanged | KeptAndApplied::Contended => {}
                 KeptAndApplied::AttemptNotOfOrder => return Ok(None),
             }
         }
@@ -281,7 +282,7 @@ pub fn verdict_of(outcome: &Outcome) -> Verdict {
         Outcome::PaidOtherAmount { status } => Verdict::PaidOtherAmount { status: status.clone() },
         Outcome::Failed { reason } => Verdict::Failed { reason: reason.clone() },
         Outcome::Pending => Verdict::Inconclusive(STILL_PENDING),
-        // A notification never carries respCode 32; if one does, it says nothing about payment.
+        // Not a row of the notification table (classify_notification never answers it).
         Outcome::WechatOrderCreated => Verdict::Inconclusive(NOT_ANSWERED),
         Outcome::Unrecognised => Verdict::Inconclusive(UNRECOGNISED),
     }

@@ -133,7 +133,11 @@ impl<S: OrderStore> Reconciler<'_, S> {
                 Tally::Error
             }
         };
-        let settled = matches!(&result, Ok(inquired) if !matches!(inquired.verdict, Verdict::Inconclusive(_)));
+        // A final answer settles the attempt when applied; one whose order is missing was applied to
+        // nothing and stays on the doubling schedule, so it leaves the index with its window instead of
+        // heading every batch for ever.
+        let settled = matches!(&result, Ok(inquired)
+            if !matches!(inquired.verdict, Verdict::Inconclusive(_)) && !matches!(inquired.applied, Applied::NoOrder));
         if scheduled && !settled {
             self.reschedule(&attempt, &bound).await;
         }

@@ -203,6 +203,11 @@ async fn with_client_pricing_a_sent_token_is_still_checked() {
     let session = keyless.login("alice").await;
     refused(&prepay_with(&keyless, &session, &keyless.order_token("T-9", "2.00")).await, "ORDER_SIGNING_KEY", "no key");
     assert_eq!(keyless.prepay_order(&session, "T-9", "2.00").await.0, 200, "the body prices it");
+    // A token that is sent but null is not a string, with client pricing too (not "absent").
+    let body = r#"{"orderToken":null,"orderId":"T-10","amount":"2.00","currency":"SGD","description":"x"}"#;
+    let (status, answer) = keyless.prepay_json(&session, body).await;
+    assert_eq!((status, error_code(&answer)), (400, "invalid_request"), "{answer}");
+    assert!(error_message(&answer).contains("orderToken"), "{answer}");
 }
 
 #[tokio::test]

@@ -78,3 +78,16 @@ async fn an_order_past_the_reconciliation_window_is_not_inquired_on_read() {
     assert_eq!((status, order["status"].as_str()), (200, Some("expired")), "{order}");
     assert_eq!(world.sim.inquiry_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_413_on_this_route_too() {
+    let world = World::new().await;
+    let session = world.login("alice").await;
+    world.prepaid(&session, "O-413", "12.50").await;
+    let padded = order_request(&session, "O-413");
+    let (head, _) = padded.into_parts();
+    let request = lambda_http::Request::from_parts(head, lambda_http::Body::Text("x".repeat(16 * 1024 + 1)));
+    let (status, answer) = parts(world.prepay.handle(request).await);
+    assert_eq!((status, error_code(&answer)), (413, "payload_too_large"), "{answer}");
+    assert_eq!(world.get_order(&session, "O-413").await.0, 200, "without a body it reads as before");
+}
