@@ -164,6 +164,23 @@ async fn failures_pending_and_unknown_codes() {
 }
 
 #[tokio::test]
+async fn respcode_32_in_a_notification_is_one_more_failure_code() {
+    // SecurePay's "WeChat order created" is not a row of the notification table (contract "POST /notify"):
+    // with an empty status it is a respCode other than 00/000/001, so a failure.
+    let world = World::new().await;
+    seed(&world.store, "A-32", "INV32").await;
+    let mut response = notification("INV32", "32", "", "000000001250");
+    response.fail_reason = String::new();
+    assert_eq!(world.notify(&response).await.0, 200);
+    let order = world.stored("A-32").await;
+    assert_eq!(order.status, StoredStatus::Failed);
+    assert_eq!(order.fail_reason.as_deref(), Some("respCode 32, status "));
+    let classes: Vec<Classification> =
+        kept(&world, Some("INV32")).await.into_iter().map(|r| r.classification).collect();
+    assert_eq!(classes, [Classification::Failed]);
+}
+
+#[tokio::test]
 async fn money_that_differs_or_arrives_twice_goes_to_review() {
     let world = World::new().await;
     seed(&world.store, "A-6", "INV6").await;
