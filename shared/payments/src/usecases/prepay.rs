@@ -156,8 +156,17 @@ impl<S: OrderStore> Prepay<S> {
         let (next, attempt) = existing.with_new_attempt(InvoiceNo::generate(now)?, self.first_inquiry_after, now);
         match self.store_call(deadline, self.store.start_attempt(&next, existing, &attempt)).await {
             Ok(()) => Ok((next, attempt)),
-            Err(StoreError::ConditionFailed) => Err(PrepayError::Conflict(UNDER_WAY)),
+            Err(StoreError::ConditionFailed) => Err(self.lost_race(existing, deadline, UNDER_WAY).await),
             Err(other) => Err(other.into()),
+        }
+    }
+
+    /// After a conditional write on `read` lost: `already_paid` when what moved the order paid it (a
+    /// notification or an inquiry got there first), so the mini program stops; else 409 `conflict`.
+    async fn lost_race(&self, read: &Order, deadline: &Deadline, conflict: &'static str) -> PrepayError {
+        match self.store_call(deadline, self.store.get_order(&read.order_id)).await {
+            Ok(Some(now)) if now.status.is_settled() => PrepayError::AlreadyPaid,
+            _ => PrepayError::Conflict(conflict),
         }
     }
 
@@ -260,7 +269,7 @@ impl<S: OrderStore> Prepay<S> {
         match self.store_call(deadline, self.store.replace_order(&next, &order, Some(&books))).await {
             Ok(()) => Ok((next, payment)),
             // Something moved the order while 2C2P answered (a notification, a take-over); its state wins.
-            Err(StoreError::ConditionFailed) => Err(PrepayError::Conflict(CHANGED)),
+            Err(StoreError::ConditionFailed) => Err(self.lost_race(&order, deadline, CHANGED).await),
             Err(other) => Err(other.into()),
         }
     }

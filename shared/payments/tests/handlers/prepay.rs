@@ -328,3 +328,21 @@ async fn get_order_shows_the_contract_fields_and_hides_other_users_orders() {
     let (status, body) = world.get_order("bad", "K-1").await;
     assert_eq!((status, error_code(&body)), (401, "unauthorized"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_that_arrives_while_a_retry_asks_2c2p_answers_already_paid() {
+    let world = World::new().await;
+    let token = world.login("alice").await;
+    let first = world.prepaid(&token, "RP-1", "12.50").await;
+    assert_eq!(world.notify(&notification(&first, "00", "F", "000000001250")).await.0, 200);
+    // The retry opens a second attempt and waits on 2C2P; meanwhile the first attempt's money arrives.
+    world.sim.set_securepay_fault(Some(Fault::Delay(Duration::from_millis(600))));
+    let late_money = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        world.notify(&notification(&first, "000", "A", "000000001250")).await
+    };
+    let ((status, body), (notified, _)) = tokio::join!(world.prepay_order(&token, "RP-1", "12.50"), late_money);
+    assert_eq!(notified, 200);
+    assert_eq!((status, error_code(&body)), (409, "already_paid"), "{body}");
+    assert_eq!(world.stored("RP-1").await.status, payments::order::StoredStatus::Paid);
+}
