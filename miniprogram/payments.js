@@ -25,11 +25,12 @@
  *   rejects  with a PaymentError whose `code` is one of
  *     network         wx.request failed (offline, DNS, TLS, the request timed out); err.detail has errMsg
  *     timeout         the order was not final within pollTimeoutMs; err.order is the last one seen (it
- *                     may still turn paid: ask getOrder later)
+ *                     may still turn paid: ask getOrder later). After the sheet said ok, `expired` is
+ *                     not final (the money may be on its way): such an order ends here, not in rejected
  *     cancelled       the user closed the payment sheet; err.order is the status checked afterwards
  *     payment_failed  WeChat reported a failure other than cancel; err.detail has errMsg, err.order the
  *                     status checked afterwards
- *     rejected        the order ended `failed` or `expired`; err.order has it (failReason included)
+ *     rejected        the order ended `failed`; err.order has it (failReason included)
  *     login_failed    wx.login itself failed or gave no code
  *     bad_response    the server answered 2xx with something that is not the expected JSON
  *     http_error      the server answered an error without our error JSON (e.g. a gateway's own 429)
@@ -43,7 +44,12 @@
  *   Every error from an HTTP answer carries err.status (the HTTP status).
  *
  * After `cancelled` or `payment_failed` the server is asked once more: if the order is nevertheless
- * `paid` (or `review`), pay() resolves with it, because money that arrived is never dropped.
+ * `paid` (or `review`), pay() resolves with it, because money that arrived is never dropped. So does a
+ * 409 `already_paid` from POST /prepay: pay() reads the order (its orderId from the order token's
+ * claims, read only for that) and resolves with it when it is `paid` or `review`.
+ *
+ * A second pay() of the same order while the first is under way (a double tap) gets the first one's
+ * promise: one prepay, one payment sheet. Duration options must be numbers of milliseconds above 0.
  *
  * The session token lives in memory only, is renewed shortly before it expires and once after a 401
  * `unauthorized`, and is never logged or put into an error. This module logs nothing.
@@ -59,6 +65,11 @@
 
   /** Statuses after which polling stops. `pending` is the only other status of the contract. */
   const FINAL_STATUSES = Object.freeze(['paid', 'failed', 'expired', 'review']);
+  /**
+   * After the payment sheet said ok, `expired` is not an answer: the money may be on its way (a late
+   * notification, a reconciliation), so pay() keeps asking until one of these or its deadline.
+   */
+  const SETTLED_AFTER_SHEET = Object.freeze(['paid', 'failed', 'review']);
   /** Renew the token this long before it expires (at most a quarter of its lifetime). */
   const RENEW_MARGIN_MS = 30000;
   /** The fields of a client-priced order (CLIENT_PRICING=true backends only). */
@@ -81,6 +92,51 @@
 
   function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** A duration option: undefined gives the default; anything but a finite number above 0 is refused. */
+  function durationMs(name, value, fallback) {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !isFinite(value) || value <= 0) {
+      throw new TypeError(`${name} must be a number of milliseconds above 0, got ${String(value)}`);
+    }
+    return value;
+  }
+
+  /** base64url to a string of bytes (no atob in every mini-program runtime). */
+  function base64UrlBytes(text) {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    let bits = 0;
+    let value = 0;
+    let out = '';
+    for (const ch of text) {
+      const digit = alphabet.indexOf(ch);
+      if (digit < 0) return null;
+      value = (value << 6) | digit;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += String.fromCharCode((value >> bits) & 0xff);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The orderId claim of a merchant's order token, read without checking its signature: only to look
+   * the order up after 409 already_paid (the server checks who may read it). null when unreadable.
+   */
+  function orderIdOfToken(token) {
+    const parts = token.split('.');
+    if (parts.length !== 3) return null;
+    const bytes = base64UrlBytes(parts[1]);
+    if (bytes === null) return null;
+    try {
+      const claims = JSON.parse(bytes);
+      return isObject(claims) && typeof claims.orderId === 'string' && claims.orderId ? claims.orderId : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function isObject(value) {
@@ -115,9 +171,10 @@
       throw new TypeError('createClient: baseUrl is required (the API base URL, e.g. https://api.example.com)');
     }
     const baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    const requestTimeoutMs = opts.requestTimeoutMs === undefined ? 10000 : opts.requestTimeoutMs;
-    const pollIntervalMs = opts.pollIntervalMs === undefined ? 1500 : opts.pollIntervalMs;
-    const pollTimeoutMs = opts.pollTimeoutMs === undefined ? 60000 : opts.pollTimeoutMs;
+    // A string or NaN here would make a deadline that never comes, and polling that never ends.
+    const requestTimeoutMs = durationMs('createClient: requestTimeoutMs', opts.requestTimeoutMs, 10000);
+    const pollIntervalMs = durationMs('createClient: pollIntervalMs', opts.pollIntervalMs, 1500);
+    const pollTimeoutMs = durationMs('createClient: pollTimeoutMs', opts.pollTimeoutMs, 60000);
     const now = typeof opts.now === 'function' ? opts.now : Date.now; // injectable for tests
 
     function wxApi() {
@@ -277,7 +334,11 @@
      * other errors reject at once. Past the deadline: PaymentError `timeout` with the last order seen.
      */
     async function waitForFinal(orderId, waitOptions) {
-      const limit = waitOptions && waitOptions.timeoutMs !== undefined ? waitOptions.timeoutMs : pollTimeoutMs;
+      const limit = durationMs('waitForFinal: timeoutMs', waitOptions && waitOptions.timeoutMs, pollTimeoutMs);
+      return waitFor(orderId, limit, FINAL_STATUSES);
+    }
+
+    async function waitFor(orderId, limit, statuses) {
       const deadline = now() + limit;
       let last;
       let lastError;
@@ -285,7 +346,7 @@
         try {
           last = await getOrder(orderId);
           lastError = undefined;
-          if (FINAL_STATUSES.indexOf(last.status) >= 0) return last;
+          if (statuses.indexOf(last.status) >= 0) return last;
         } catch (error) {
           if (!isTransient(error)) throw error;
           lastError = error;
@@ -312,10 +373,54 @@
       });
     }
 
+    /** Payments under way, by order: a second pay() of the same order (a double tap) shares the first. */
+    const payments = new Map();
+
     /** The whole flow; see the top of this file for what it resolves and rejects with. */
-    async function pay(order) {
-      const body = prepayBody(order); // argument errors reject here, before any request
-      const prepaid = await authorized('POST', '/prepay', body);
+    function pay(order) {
+      let body;
+      try {
+        body = prepayBody(order); // argument errors reject here, before any request
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const key = body.orderToken !== undefined ? 'token:' + body.orderToken : 'order:' + body.orderId;
+      const running = payments.get(key);
+      if (running) return running;
+      const done = () => payments.delete(key);
+      // Not .finally(): ES2017 is all this module asks of the runtime.
+      const started = payOnce(body).then(
+        (result) => {
+          done();
+          return result;
+        },
+        (error) => {
+          done();
+          throw error;
+        }
+      );
+      payments.set(key, started);
+      return started;
+    }
+
+    async function payOnce(body) {
+      let prepaid;
+      try {
+        prepaid = await authorized('POST', '/prepay', body);
+      } catch (error) {
+        if (!(error instanceof PaymentError) || error.code !== 'already_paid') throw error;
+        // Paid before (or in review): answer with the order itself, as a payment that just went through.
+        const paidId = body.orderToken !== undefined ? orderIdOfToken(body.orderToken) : body.orderId;
+        if (!paidId) throw error;
+        let current;
+        try {
+          current = await getOrder(paidId);
+        } catch (e) {
+          throw error;
+        }
+        if (current && (current.status === 'paid' || current.status === 'review')) return current;
+        throw error;
+      }
       if (!isObject(prepaid.payment)) {
         throw new PaymentError('bad_response', 'POST /prepay answered without payment parameters.', { status: 200 });
       }
@@ -349,8 +454,8 @@
       }
 
       // requestPayment:ok only means the sheet closed happily; wait for the server's word.
-      const final = await waitForFinal(orderId);
-      if (final.status === 'failed' || final.status === 'expired') {
+      const final = await waitFor(orderId, pollTimeoutMs, SETTLED_AFTER_SHEET);
+      if (final.status === 'failed') {
         const reason = final.failReason ? ': ' + final.failReason : '.';
         throw new PaymentError('rejected', `Order ${orderId} ended ${final.status}${reason}`, { order: final });
       }

@@ -521,17 +521,78 @@ test('a second 401 after the re-login is not retried again', async () => {
   assert.equal(fake.calls('GET', '/orders/A-1001').length, 2);
 });
 
-test('pay rejects with rejected, carrying the order, when it ends failed or expired', async () => {
-  for (const status of ['failed', 'expired']) {
-    const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
-    fake.on('GET', '/orders/A-1001',
-      { status: 200, body: orderJson('pending') },
-      { status: 200, body: orderJson(status, status === 'failed' ? { failReason: 'Insufficient funds' } : {}) });
-    const error = await rejectsWith(client(fake).pay(ORDER), 'rejected');
-    assert.equal(error.order.status, status);
-    assert.match(error.message, new RegExp(`ended ${status}`));
-    if (status === 'failed') assert.match(error.message, /Insufficient funds/);
+test('pay rejects with rejected, carrying the order, when it ends failed', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001',
+    { status: 200, body: orderJson('pending') },
+    { status: 200, body: orderJson('failed', { failReason: 'Insufficient funds' }) });
+  const error = await rejectsWith(client(fake).pay(ORDER), 'rejected');
+  assert.equal(error.order.status, 'failed');
+  assert.match(error.message, /ended failed: Insufficient funds/);
+});
+
+test('after the sheet said ok, expired is not final: pay keeps asking, and the late money counts', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001',
+    { status: 200, body: orderJson('expired') },
+    { status: 200, body: orderJson('expired') },
+    { status: 200, body: orderJson('paid', { paidAt: '2026-11-27T01:15:02Z' }) });
+  const order = await client(fake).pay(ORDER);
+  assert.equal(order.status, 'paid');
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 3);
+
+  // Still expired at the deadline: timeout with the order, never rejected (it may still turn paid).
+  const stale = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  stale.on('GET', '/orders/A-1001', { status: 200, body: orderJson('expired') });
+  const error = await rejectsWith(client(stale, { pollTimeoutMs: 30 }).pay(ORDER), 'timeout');
+  assert.equal(error.order.status, 'expired');
+  // waitForFinal itself still stops at expired: it reports what the server says.
+  assert.equal((await client(stale).waitForFinal('A-1001')).status, 'expired');
+});
+
+test('durations that are not milliseconds above 0 are refused, so no deadline can be missed', async () => {
+  for (const bad of ['50', NaN, Infinity, 0, -1, null]) {
+    for (const name of ['requestTimeoutMs', 'pollIntervalMs', 'pollTimeoutMs']) {
+      assert.throws(() => createClient({ baseUrl: BASE, wx: new FakeWx(), [name]: bad }), new RegExp(name), `${name}=${bad}`);
+    }
   }
+  const fake = new FakeWx().withLogin().on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  await assert.rejects(client(fake).waitForFinal('A-1001', { timeoutMs: '50' }), TypeError);
+  assert.equal(fake.requests.length, 0, 'refused before any request');
+});
+
+test('a second pay of the same order while the first is under way shares it: one prepay, one sheet', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') }, { status: 200, body: orderJson('paid') });
+  const c = client(fake);
+  const [first, second] = await Promise.all([c.pay(SIGNED), c.pay({ orderToken: ORDER_TOKEN })]);
+  assert.equal(first, second);
+  assert.equal(first.status, 'paid');
+  assert.equal(fake.calls('POST', '/prepay').length, 1);
+  assert.equal(fake.payments.length, 1);
+  // Once settled, paying again is a new call (here the server says paid already).
+  fake.on('POST', '/prepay', { status: 409, body: { error: { code: 'already_paid', message: 'The order is paid already.' } } });
+  assert.equal((await c.pay(SIGNED)).status, 'paid');
+  assert.equal(fake.calls('POST', '/prepay').length, 2);
+});
+
+test('409 already_paid resolves with the order when the server says paid or review, else rejects', async () => {
+  const paidAlready = { status: 409, body: { error: { code: 'already_paid', message: 'The order is paid already.' } } };
+  // The token's orderId claim (A-1001) finds the order; the client-priced order names it itself.
+  for (const order of [SIGNED, ORDER]) {
+    for (const status of ['paid', 'review']) {
+      const fake = new FakeWx().withLogin().on('POST', '/prepay', paidAlready);
+      fake.on('GET', '/orders/A-1001', { status: 200, body: orderJson(status) });
+      assert.equal((await client(fake).pay(order)).status, status);
+      assert.equal(fake.payments.length, 0, 'no payment sheet');
+    }
+  }
+  const odd = new FakeWx().withLogin().on('POST', '/prepay', paidAlready);
+  odd.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  assert.equal((await rejectsWith(client(odd).pay(SIGNED), 'already_paid')).status, 409);
+  const opaque = new FakeWx().withLogin().on('POST', '/prepay', paidAlready);
+  assert.equal((await rejectsWith(client(opaque).pay({ orderToken: 'not-a-jwt' }), 'already_paid')).status, 409);
+  assert.equal(opaque.calls('GET', '/orders/A-1001').length, 0, 'no orderId to ask about');
 });
 
 test('the module writes nothing to the console (no token can leak there)', async () => {

@@ -82,8 +82,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cli, UsageError> 
             Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut value =
-            |name: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| usage(format!("{name} needs a value")));
+        // The next argument is the value, unless it is another option (`--reason --json` forgot the
+        // reason): refused, with the way to give a value that really starts with `--`.
+        let mut value = |name: &str| match inline.clone() {
+            Some(given) => Ok(given),
+            None => match args.next() {
+                Some(next) if next.starts_with("--") => Err(usage(format!(
+                    "{name} needs a value, not the option {next} (write {name}=VALUE for a value that starts with --)"
+                ))),
+                Some(next) => Ok(next),
+                None => Err(usage(format!("{name} needs a value"))),
+            },
+        };
         match name.as_str() {
             "-h" | "--help" => help = true,
             "--json" => json = true,
@@ -194,6 +204,8 @@ mod tests {
             }
         );
         assert_eq!(parsed("show --help").expect("help").command, Command::Help);
+        let dashes = parsed("resolve A-1 --to paid --reason=--refunded-- --version 2").expect("an inline value");
+        assert!(matches!(dashes.command, Command::Resolve { ref reason, .. } if reason == "--refunded--"));
     }
 
     #[test]
@@ -203,6 +215,10 @@ mod tests {
         assert_eq!(error("list"), "unknown command \"list\"");
         assert_eq!(error("show"), "show needs an ORDER");
         assert_eq!(error("show A B"), "show takes one ORDER");
+        assert_eq!(
+            error("resolve A-1 --to paid --reason --json"),
+            "--reason needs a value, not the option --json (write --reason=VALUE for a value that starts with --)"
+        );
         assert_eq!(error("show A/1"), "orderId must be 1 to 64 of A-Z a-z 0-9 _ -");
         assert_eq!(error("review --limit 0"), "--limit must be a whole number from 1 to 1000");
         assert_eq!(error("show A --limit 3"), "--limit does not apply to show");
