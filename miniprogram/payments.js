@@ -43,8 +43,10 @@
  *                     upstream_error, upstream_timeout, internal; err.message is the server's message
  *   Every error from an HTTP answer carries err.status (the HTTP status).
  *
- * After `cancelled` or `payment_failed` the server is asked once more: if the order is nevertheless
- * `paid` (or `review`), pay() resolves with it, because money that arrived is never dropped. So does a
+ * After `cancelled` or `payment_failed` the server is asked once more (after a failure other than
+ * cancel, a pending order is watched for up to 5 s): if the order is nevertheless `paid` (or `review`),
+ * pay() resolves with it, because money that arrived is never dropped. wx.login is bounded by
+ * requestTimeoutMs like every request. So does a
  * 409 `already_paid` from POST /prepay: pay() reads the order (its orderId from the order token's
  * claims, read only for that) and resolves with it when it is `paid` or `review`.
  *
@@ -70,6 +72,8 @@
    * notification, a reconciliation), so pay() keeps asking until one of these or its deadline.
    */
   const SETTLED_AFTER_SHEET = Object.freeze(['paid', 'failed', 'review']);
+  /** How long pay() watches a pending order after a payment sheet failure other than cancel. */
+  const SHEET_FAILURE_WAIT_MS = 5000;
   /** Renew the token this long before it expires (at most a quarter of its lifetime). */
   const RENEW_MARGIN_MS = 30000;
   /** The fields of a client-priced order (CLIENT_PRICING=true backends only). */
@@ -223,16 +227,28 @@
       });
     }
 
+    /** wx.login, bounded like a request: a login that never answers must not hold pay() for ever. */
     function wxLogin() {
       return new Promise((resolve, reject) => {
+        let settled = false;
+        const settle = (fn, value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          fn(value);
+        };
+        const timer = setTimeout(() => {
+          settle(reject, new PaymentError('login_failed', `wx.login did not answer within ${requestTimeoutMs} ms.`));
+        }, requestTimeoutMs);
         wxApi().login({
+          timeout: requestTimeoutMs,
           success(res) {
-            if (res && typeof res.code === 'string' && res.code) resolve(res.code);
-            else reject(new PaymentError('login_failed', 'wx.login gave no code.'));
+            if (res && typeof res.code === 'string' && res.code) settle(resolve, res.code);
+            else settle(reject, new PaymentError('login_failed', 'wx.login gave no code.'));
           },
           fail(err) {
             const detail = errMsgOf(err);
-            reject(new PaymentError('login_failed', 'wx.login failed: ' + detail, { detail }));
+            settle(reject, new PaymentError('login_failed', 'wx.login failed: ' + detail, { detail }));
           },
         });
       });
@@ -440,12 +456,16 @@
       if (sheetError) {
         const detail = errMsgOf(sheetError);
         const cancelled = /cancel/i.test(detail);
-        // The server decides: a payment can go through even though the sheet reports otherwise.
+        // The server decides: a payment can go through even though the sheet reports otherwise. After a
+        // cancel one look is enough; after another failure (a sheet that timed out once the user had
+        // confirmed, say) the money may land seconds later, so a pending order is watched a little.
         let current;
         try {
-          current = await getOrder(orderId);
+          current = cancelled
+            ? await getOrder(orderId)
+            : await waitFor(orderId, Math.min(pollTimeoutMs, SHEET_FAILURE_WAIT_MS), SETTLED_AFTER_SHEET);
         } catch (e) {
-          current = undefined; // the sheet's own answer is the best we have
+          current = e instanceof PaymentError && e.code === 'timeout' ? e.order : undefined; // else the sheet's word
         }
         if (current && (current.status === 'paid' || current.status === 'review')) return current;
         throw cancelled

@@ -429,6 +429,35 @@ test('pay: another requestPayment failure rejects with payment_failed', async ()
   assert.equal(fake.calls('GET', '/orders/A-1001').length, 1, 'no polling after a failed sheet');
 });
 
+test('pay: a sheet failure other than cancel watches a pending order, and money that lands counts', async () => {
+  const fake = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  fake.on('GET', '/orders/A-1001',
+    { status: 200, body: orderJson('pending') },
+    { status: 200, body: orderJson('pending') },
+    { status: 200, body: orderJson('paid') });
+  fake.paymentResult = { ok: false, errMsg: 'requestPayment:fail timeout' };
+  assert.equal((await client(fake).pay(ORDER)).status, 'paid');
+  assert.equal(fake.calls('GET', '/orders/A-1001').length, 3);
+
+  // Still pending after the watch: payment_failed, carrying the last order seen.
+  const stuck = new FakeWx().withLogin().on('POST', '/prepay', { status: 200, body: prepayJson() });
+  stuck.on('GET', '/orders/A-1001', { status: 200, body: orderJson('pending') });
+  stuck.paymentResult = { ok: false, errMsg: 'requestPayment:fail timeout' };
+  const error = await rejectsWith(client(stuck, { pollTimeoutMs: 30 }).pay(ORDER), 'payment_failed');
+  assert.equal(error.order.status, 'pending');
+  assert.ok(stuck.calls('GET', '/orders/A-1001').length >= 2, 'watched, not looked at once');
+});
+
+test('a wx.login that never answers is login_failed after requestTimeoutMs, and asks WeChat for that bound', async () => {
+  const fake = new FakeWx().withLogin();
+  let asked;
+  fake.login = (options) => { asked = options.timeout; }; // neither success nor fail, ever
+  const error = await rejectsWith(client(fake, { requestTimeoutMs: 30 }).prepay(ORDER), 'login_failed');
+  assert.match(error.message, /did not answer within 30 ms/);
+  assert.equal(asked, 30);
+  assert.equal(fake.requests.length, 0);
+});
+
 // ------------------------------------------------------------------------------------------- errors
 
 test('a wx.request failure rejects with network and no HTTP status', async () => {
@@ -620,7 +649,7 @@ test('the module writes nothing to the console (no token can leak there)', async
 test('as a plain <script> it defines WechatPayments and falls back to the global wx', async () => {
   const source = fs.readFileSync(MODULE_PATH, 'utf8');
   const fake = new FakeWx().withLogin();
-  const context = vm.createContext({ setTimeout, wx: fake });
+  const context = vm.createContext({ setTimeout, clearTimeout, wx: fake });
   context.self = context; // a browser window is its own `self`
   vm.runInContext(source, context, { filename: 'payments.js' });
   assert.equal(typeof context.WechatPayments.createClient, 'function');
@@ -658,12 +687,13 @@ function loadExamplePage(fake, settings) {
     wx: fake,
     console: pageConsole,
     setTimeout,
+    clearTimeout,
     require: (request) => {
       required.push(request);
       if (request !== '../../utils/payments.js') throw new Error('unexpected require ' + request);
       // Evaluated the way WeChat would: as a CommonJS module that sees the global `wx`.
       const module = { exports: {} };
-      vm.runInNewContext(fs.readFileSync(MODULE_PATH, 'utf8'), { module, exports: module.exports, wx: fake, setTimeout });
+      vm.runInNewContext(fs.readFileSync(MODULE_PATH, 'utf8'), { module, exports: module.exports, wx: fake, setTimeout, clearTimeout });
       return module.exports;
     },
   });
