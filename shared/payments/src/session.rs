@@ -66,7 +66,8 @@ pub struct IssuedToken {
 /// Written by hand: a live session token never reaches a log.
 impl std::fmt::Debug for IssuedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedToken").field("token", &"<not shown>").field("expires_in", &self.expires_in).finish()
+        let token = protocol::envelope::NotShown(&self.token);
+        f.debug_struct("IssuedToken").field("token", &token).field("expires_in", &self.expires_in).finish()
     }
 }
 

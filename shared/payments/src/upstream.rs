@@ -143,7 +143,7 @@ impl std::fmt::Debug for InquiryAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InquiryAnswer")
             .field("response", &self.response)
-            .field("raw", &format_args!("<{} bytes, not shown>", self.raw.len()))
+            .field("raw", &protocol::envelope::NotShown(&self.raw))
             .finish()
     }
 }

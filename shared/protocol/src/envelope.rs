@@ -140,6 +140,16 @@ pub fn base64_form_field(body: &[u8], field: &'static str) -> Result<String, For
         .ok_or(FormError::MissingField(field))
 }
 
+/// What a `Debug` impl prints in place of signed text or a token: its length only, so a `{:?}` in a log
+/// line or a test failure never shows the secret itself.
+pub struct NotShown<'a>(pub &'a str);
+
+impl std::fmt::Debug for NotShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes, not shown>", self.0.len())
+    }
+}
+
 /// An envelope whose signature has been checked. Its payload is still undecoded.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedEnvelope {
@@ -152,7 +162,7 @@ impl std::fmt::Debug for VerifiedEnvelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedEnvelope")
             .field("version", &self.version)
-            .field("payload_b64", &format_args!("<{} bytes, not shown>", self.payload_b64.len()))
+            .field("payload_b64", &NotShown(&self.payload_b64))
             .finish()
     }
 }

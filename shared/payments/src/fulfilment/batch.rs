@@ -137,64 +137,27 @@ pub async fn publish_stream_batch<P: EventPublisher + ?Sized>(
     while start < events.len() {
         let end = start + call_len(&events[start..]);
         let first = positions[start];
-        let item = || records[first].item_identifier.clone();
-        let answer = if Instant::now() >= deadline {
-            Err(PublishError::OutOfTime)
-        } else {
-            publisher.put_events(&events[start..end], deadline).await
-        };
-        let outcomes = match answer {
-            Ok(outcomes) if outcomes.len() == end - start => outcomes,
-            Ok(outcomes) => {
-                let error = PublishError::Unavailable(format!(
-                    "the publisher answered {} outcomes for {} events",
-                    outcomes.len(),
-                    end - start
-                ));
-                failure = Some((first, BatchFailure::Call { item: item(), error }));
-                break;
-            }
+        let outcomes = match put_checked(publisher, &events[start..end], deadline).await {
+            Ok(outcomes) => outcomes,
             Err(error) => {
-                failure = Some((first, BatchFailure::Call { item: item(), error }));
+                failure = Some((first, BatchFailure::Call { item: records[first].item_identifier.clone(), error }));
                 break;
             }
         };
-        published += outcomes.iter().filter(|o| **o == EntryOutcome::Published).count();
         // Entries the bus refused (throttled, say) are sent again on their own, the accepted ones not.
-        let mut refused: Vec<(usize, String)> = outcomes
-            .into_iter()
-            .enumerate()
-            .filter_map(|(k, outcome)| match outcome {
-                EntryOutcome::Refused { code } => Some((start + k, code)),
-                EntryOutcome::Published => None,
-            })
-            .collect();
+        let mut refused = refused_among(start..end, outcomes);
+        published += end - start - refused.len();
         let mut retry_failure = None;
         for pause in REFUSED_RETRY_PAUSES {
-            if refused.is_empty() {
-                break;
-            }
-            if Instant::now() + pause >= deadline {
+            if refused.is_empty() || Instant::now() + pause >= deadline {
                 break;
             }
             tokio::time::sleep(pause).await;
             let again: Vec<OrderEvent> = refused.iter().map(|(at, _)| events[*at].clone()).collect();
-            match publisher.put_events(&again, deadline).await {
-                Ok(outcomes) if outcomes.len() == again.len() => {
-                    published += outcomes.iter().filter(|o| **o == EntryOutcome::Published).count();
-                    refused = refused
-                        .into_iter()
-                        .zip(outcomes)
-                        .filter_map(|((at, _), outcome)| match outcome {
-                            EntryOutcome::Refused { code } => Some((at, code)),
-                            EntryOutcome::Published => None,
-                        })
-                        .collect();
-                }
+            match put_checked(publisher, &again, deadline).await {
                 Ok(outcomes) => {
-                    let why = format!("the publisher answered {} outcomes for {} events", outcomes.len(), again.len());
-                    retry_failure = Some(PublishError::Unavailable(why));
-                    break;
+                    refused = refused_among(refused.into_iter().map(|(at, _)| at), outcomes);
+                    published += again.len() - refused.len();
                 }
                 Err(error) => {
                     retry_failure = Some(error);
@@ -223,6 +186,36 @@ pub async fn publish_stream_batch<P: EventPublisher + ?Sized>(
         }
     };
     BatchOutcome { failed, published, failure }
+}
+
+/// One `PutEvents` call within the deadline, its answer checked: one outcome per event, or the call
+/// counts as failed (no entry of it can be trusted).
+async fn put_checked<P: EventPublisher + ?Sized>(
+    publisher: &P,
+    events: &[OrderEvent],
+    deadline: Instant,
+) -> Result<Vec<EntryOutcome>, PublishError> {
+    if Instant::now() >= deadline {
+        return Err(PublishError::OutOfTime);
+    }
+    let outcomes = publisher.put_events(events, deadline).await?;
+    if outcomes.len() != events.len() {
+        let why = format!("the publisher answered {} outcomes for {} events", outcomes.len(), events.len());
+        return Err(PublishError::Unavailable(why));
+    }
+    Ok(outcomes)
+}
+
+/// The refused entries among `outcomes`, each with the index of its event (from `at`, in the same
+/// order) and the bus's error code.
+fn refused_among(at: impl IntoIterator<Item = usize>, outcomes: Vec<EntryOutcome>) -> Vec<(usize, String)> {
+    at.into_iter()
+        .zip(outcomes)
+        .filter_map(|(at, outcome)| match outcome {
+            EntryOutcome::Refused { code } => Some((at, code)),
+            EntryOutcome::Published => None,
+        })
+        .collect()
 }
 
 /// How many of `events` (in order) one call takes: at most [`MAX_ENTRIES`], and never two of one order.

@@ -146,7 +146,7 @@ impl std::fmt::Debug for EvidenceRecord {
             .field("currency_code", &self.currency_code)
             .field("fail_reason", &self.fail_reason)
             .field("classification", &self.classification)
-            .field("raw", &format_args!("<{} bytes, not shown>", self.raw.len()))
+            .field("raw", &protocol::envelope::NotShown(&self.raw))
             .finish()
     }
 }
